@@ -1,0 +1,1 @@
+"""Cluster-level state: the cluster directory, PKI and kubeconfigs."""

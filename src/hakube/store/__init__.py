@@ -1,0 +1,1 @@
+"""Storage: etcd process control and the async compare-and-set storage layer."""
