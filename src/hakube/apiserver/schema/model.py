@@ -29,7 +29,8 @@ class Field:
     `list` means an array of `type`; `map` means a map from string to `type`.
     `patch_strategy` and `merge_key` are the strategic-merge-patch struct tags
     (`patchStrategy:"merge"` / `patchMergeKey:"name"`); `list_type` is
-    `x-kubernetes-list-type` ("atomic", "set" or "map").
+    `x-kubernetes-list-type` ("atomic", "set" or "map"); `list_map_keys` are the
+    `+listMapKey` markers of a "map" list (`x-kubernetes-list-map-keys`).
     """
 
     type: str
@@ -39,6 +40,12 @@ class Field:
     merge_key: str = ""
     list_type: str = ""
     description: str = ""
+    list_map_keys: tuple[str, ...] = ()
+
+    @property
+    def is_primitive(self) -> bool:
+        """True when `type` is a primitive rather than the name of an object type."""
+        return self.type in PRIMITIVES
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,97 @@
+"""`python -m hakube.apiserver`: run one API server process (flags as kube-apiserver names them)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import ssl
+import sys
+from pathlib import Path
+
+import uvloop
+from aiohttp import web
+
+from hakube.apiserver.app import ApiServer, ServerConfig
+from hakube.store.storage import TLSFiles
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="hakube-apiserver", description="hakube API server")
+    p.add_argument("--etcd-servers", required=True, help="the local etcd member, host:port or https://host:port")
+    p.add_argument("--etcd-cafile", type=Path)
+    p.add_argument("--etcd-certfile", type=Path)
+    p.add_argument("--etcd-keyfile", type=Path)
+    p.add_argument("--bind-address", default="127.0.0.1")
+    p.add_argument("--secure-port", type=int, default=6443)
+    p.add_argument("--advertise-address", default="", help="address announced in discovery")
+    p.add_argument("--tls-cert-file", type=Path, required=True)
+    p.add_argument("--tls-private-key-file", type=Path, required=True)
+    p.add_argument("--client-ca-file", type=Path, required=True)
+    p.add_argument("--token-auth-file", type=Path)
+    p.add_argument("--quorum-reads", choices=("true", "false"), default="true",
+                   help="linearizable etcd reads (true) or serializable reads of the local member (false)")
+    p.add_argument("--etcd-compaction-interval", type=float, default=300.0, help="seconds; 0 disables")
+    p.add_argument("--watch-cache-history", type=int, default=20_000, help="events kept for watch resumption")
+    p.add_argument("--shutdown-delay-duration", type=float, default=0.0,
+                   help="seconds to keep serving with /readyz failing after SIGTERM (load balancer drain)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def _etcd_tls(args: argparse.Namespace) -> TLSFiles | None:
+    if not args.etcd_cafile:
+        return None
+    return TLSFiles(ca_pem=args.etcd_cafile.read_bytes(), cert_pem=args.etcd_certfile.read_bytes(),
+                    key_pem=args.etcd_keyfile.read_bytes())
+
+
+def server_ssl(args: argparse.Namespace) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(args.tls_cert_file, args.tls_private_key_file)
+    ctx.load_verify_locations(cafile=str(args.client_ca_file))
+    ctx.verify_mode = ssl.CERT_OPTIONAL  # tokens are accepted too; no certificate is not an error here
+    return ctx
+
+
+async def serve(args: argparse.Namespace) -> None:
+    endpoint = args.etcd_servers.split(",")[0].removeprefix("https://").removeprefix("http://")
+    config = ServerConfig(
+        etcd_endpoint=endpoint,
+        advertise_address=args.advertise_address or f"{args.bind_address}:{args.secure_port}",
+        etcd_tls=_etcd_tls(args),
+        quorum_reads=args.quorum_reads == "true",
+        token_file=args.token_auth_file,
+        compaction_interval=args.etcd_compaction_interval,
+        watch_history=args.watch_cache_history,
+        shutdown_delay=args.shutdown_delay_duration,
+    )
+    server = ApiServer(config)
+    runner = web.AppRunner(server.build(), access_log=None, handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, args.bind_address, args.secure_port, ssl_context=server_ssl(args),
+                       reuse_address=True, backlog=1024)
+    await site.start()
+    logging.info("serving on https://%s:%d (etcd %s)", args.bind_address, args.secure_port, endpoint)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    # Graceful shutdown: /readyz fails at once, keep serving while the LB drains us.
+    server.shutting_down = True
+    logging.info("shutting down: readyz failing, draining for %.1fs", config.shutdown_delay)
+    await asyncio.sleep(config.shutdown_delay)
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvloop.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+"""The aiohttp application of one API server: routes, middleware, lifetimes.
+
+An API server holds no state but its etcd connection and its watch cache, so
+any number of them may serve the same etcd at once (DESIGN.md §1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from hakube import KUBE_VERSION
+from hakube.apiserver import discovery, health, openapi_routes, status
+from hakube.apiserver.auth import PUBLIC_PATHS, Authenticator, User, authorize
+from hakube.apiserver.bootstrap import Compactor, ensure_system_namespaces
+from hakube.apiserver.handlers import ResourceHandler, json_response
+from hakube.apiserver.metrics import Metrics
+from hakube.apiserver.registry import Registry
+from hakube.apiserver.requestinfo import parse_resource_path
+from hakube.apiserver.resources import ResourceTable
+from hakube.apiserver.watchcache import WatchCache
+from hakube.store.storage import Storage, TLSFiles
+
+log = logging.getLogger(__name__)
+
+_VERB_BY_METHOD = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    etcd_endpoint: str
+    advertise_address: str = "127.0.0.1:6443"
+    etcd_tls: TLSFiles | None = None
+    quorum_reads: bool = True
+    token_file: Path | None = None
+    compaction_interval: float = 300.0
+    watch_history: int = 20_000
+    shutdown_delay: float = 0.0
+
+
+def version_info() -> dict[str, str]:
+    major, minor, _ = KUBE_VERSION.lstrip("v").split(".")
+    return {"major": major, "minor": minor, "gitVersion": KUBE_VERSION,
+            "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
+            "buildDate": "2026-11-21T00:00:00Z", "goVersion": "python", "compiler": "hakube",
+            "platform": "linux/amd64"}
+
+
+class ApiServer:
+    """Wires storage, cache, registries and HTTP handlers together."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.table = ResourceTable()
+        self.storage = Storage(config.etcd_endpoint, quorum_reads=config.quorum_reads, tls=config.etcd_tls,
+                               observe=self.metrics.observe_etcd)
+        self.cache = WatchCache(self.storage, history=config.watch_history,
+                                on_watchers=self.metrics.set_watchers)
+        self.registries = {(r.group, r.version, r.plural): Registry(r, self.storage, self.cache)
+                           for r in self.table.resources}
+        self.authenticator = Authenticator(config.token_file)
+        self.shutting_down = False
+        self._etcd_ok = False
+        self._etcd_checked = 0.0
+
+    # -- lifetimes ------------------------------------------------------------
+
+    async def lifetime(self, app: web.Application) -> AsyncIterator[None]:
+        await self.storage.connect()
+        await self.cache.start()
+        tasks = [
+            asyncio.create_task(self._guard(ensure_system_namespaces(self.registries), "system-namespaces"),
+                                name="system-namespaces"),
+            asyncio.create_task(self._guard(Compactor(self.storage, self.config.compaction_interval).run(),
+                                            "compactor"), name="compactor"),
+        ]
+        yield
+        self.shutting_down = True
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.cache.stop()
+        await self.storage.close()
+
+    @staticmethod
+    async def _guard(coro: Awaitable[None], name: str) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background task %s failed", name)
+
+    # -- health -----------------------------------------------------------------
+
+    async def etcd_healthy(self) -> bool:
+        # Cache the answer for a moment: load balancers probe often.
+        now = time.monotonic()
+        if now - self._etcd_checked > 0.5:
+            self._etcd_ok = await self.storage.healthy()
+            self._etcd_checked = now
+        return self._etcd_ok
+
+    def checks(self, endpoint: str) -> list[health.HealthCheck]:
+        checks = [health.ping(), health.HealthCheck("log", _true)]
+        if endpoint != "livez":
+            checks.append(health.HealthCheck("etcd", self.etcd_healthy))
+        if endpoint == "readyz":
+            checks.append(health.HealthCheck("informer-sync", self._cache_ready))
+            checks.append(health.HealthCheck("shutdown", self._not_shutting_down))
+        return checks
+
+    async def _cache_ready(self) -> bool:
+        return self.cache.ready.is_set()
+
+    async def _not_shutting_down(self) -> bool:
+        return not self.shutting_down
+
+    # -- middleware --------------------------------------------------------------
+
+    @web.middleware
+    async def middleware(self, request: web.Request,
+                         handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        start = time.perf_counter()
+        info = parse_resource_path(request.path)
+        verb = _VERB_BY_METHOD.get(request.method, request.method.lower())
+        if info is not None and request.method == "GET":
+            verb = "watch" if request.query.get("watch") in ("1", "true", "True") else (
+                "get" if info.name else "list")
+        resource = info.resource if info else ""
+        code = 500
+        try:
+            if not request.path.startswith(PUBLIC_PATHS) and request.path != "/metrics":
+                user = self.authenticator.authenticate(request)
+                if user is None:
+                    raise status.unauthorized()
+                request["user"] = user
+                authorize(user, request, verb=verb, resource=resource, group=info.group if info else "",
+                          namespace=info.namespace if info else None)
+            response = await handler(request)
+            code = response.status
+            return response
+        except status.StatusError as err:
+            code = err.code
+            resp = json_response(err.to_status(), code=err.code)
+            resp.headers.update(err.headers)
+            return resp
+        except web.HTTPException as err:
+            code = err.status
+            raise
+        except Exception as err:  # the last line of defence: a 500 Status, logged
+            log.exception("internal error serving %s %s", request.method, request.path)
+            code = 500
+            return json_response(status.internal(type(err).__name__).to_status(), code=500)
+        finally:
+            labels = (verb.upper() if verb != "watch" else "WATCH", info.group if info else "",
+                      resource, info.subresource if info else "")
+            self.metrics.requests.labels(*labels, str(code)).inc()
+            if verb != "watch":
+                self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)
+
+    # -- routes --------------------------------------------------------------------
+
+    async def resource(self, request: web.Request) -> web.StreamResponse:
+        info = parse_resource_path(request.path)
+        if info is None:
+            raise status.StatusError(404, "NotFound", "the server could not find the requested resource",
+                                     details={})
+        reg = self.registries.get((info.group, info.version, info.resource))
+        if reg is None:
+            raise status.StatusError(404, "NotFound", "the server could not find the requested resource",
+                                     details={})
+        if reg.resource.namespaced and info.name == "" and request.method == "POST" and info.namespace is None:
+            raise status.StatusError(404, "NotFound", "the server could not find the requested resource",
+                                     details={})
+        if not reg.resource.namespaced and info.namespace is not None:
+            raise status.StatusError(404, "NotFound", "the server could not find the requested resource",
+                                     details={})
+        if not self.cache.ready.is_set():
+            raise status.unavailable("the request has been made before all known HTTP paths have been "
+                                     "installed, please try again", retry_after=1)
+        return await ResourceHandler(reg, info).handle(request)
+
+    async def api(self, request: web.Request) -> web.Response:
+        if discovery.wants_aggregated(request.headers.get("Accept")):
+            return _aggregated(discovery.aggregated(self.table, core=True))
+        return json_response(discovery.api_versions(self.config.advertise_address))
+
+    async def apis(self, request: web.Request) -> web.Response:
+        if discovery.wants_aggregated(request.headers.get("Accept")):
+            return _aggregated(discovery.aggregated(self.table, core=False))
+        return json_response(discovery.api_group_list(self.table))
+
+    async def group_or_version(self, request: web.Request) -> web.StreamResponse:
+        parts = [p for p in request.path.strip("/").split("/") if p]
+        body: dict[str, Any] | None = None
+        if parts[0] == "api" and len(parts) == 2:
+            body = discovery.resource_list(self.table, "", parts[1])
+        elif parts[0] == "apis" and len(parts) == 2:
+            body = discovery.api_group(self.table, parts[1])
+        elif parts[0] == "apis" and len(parts) == 3:
+            body = discovery.resource_list(self.table, parts[1], parts[2])
+        else:
+            return await self.resource(request)
+        if body is None:
+            return web.Response(text="404 page not found\n", status=404, content_type="text/plain")
+        return json_response(body)
+
+    async def version(self, request: web.Request) -> web.Response:
+        return json_response(version_info())
+
+    async def metrics_endpoint(self, request: web.Request) -> web.Response:
+        user = self.authenticator.authenticate(request)
+        if user is None:
+            raise status.unauthorized()
+        return web.Response(body=self.metrics.render(), content_type="text/plain", charset="utf-8")
+
+    def health_route(self, endpoint: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handler(request: web.Request) -> web.Response:
+            return await health.run_checks(request, endpoint, self.checks(endpoint),
+                                           only=request.match_info.get("check"))
+        return handler
+
+    def build(self) -> web.Application:
+        app = web.Application(middlewares=[self.middleware], client_max_size=4 * 1024 * 1024)
+        app.cleanup_ctx.append(self.lifetime)
+        app.router.add_get("/version", self.version)
+        app.router.add_get("/metrics", self.metrics_endpoint)
+        for endpoint in ("healthz", "livez", "readyz"):
+            app.router.add_get(f"/{endpoint}", self.health_route(endpoint))
+            app.router.add_get(f"/{endpoint}/{{check}}", self.health_route(endpoint))
+        app.router.add_get("/api", self.api)
+        app.router.add_get("/apis", self.apis)
+        openapi_routes.add_routes(app, self.table)
+        app.router.add_route("*", "/api/{tail:.*}", self.group_or_version)
+        app.router.add_route("*", "/apis/{tail:.*}", self.group_or_version)
+        return app
+
+
+def _aggregated(body: dict[str, Any]) -> web.Response:
+    from hakube.apiserver import codec
+
+    return web.Response(body=codec.dumps(body), headers={"Content-Type": discovery.AGGREGATED_CONTENT_TYPE})
+
+
+async def _true() -> bool:
+    return True
+
+
+__all__ = ["ApiServer", "ServerConfig", "User", "version_info"]

@@ -1,0 +1,348 @@
+"""The generic registry: create, get, update, patch and delete for every resource.
+
+One store serves all resources; what differs lives in the resource's Strategy
+(apiserver `pkg/registry/generic/registry/store.go`). Every write goes
+through the storage layer's compare-and-set; reads at resourceVersion "0" or
+"not older than N" come from the watch cache, consistent reads from etcd.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from hakube.apiserver import codec, status, timefmt
+from hakube.apiserver.names import generate_name
+from hakube.apiserver.resources import Resource
+from hakube.apiserver.strategy import Obj
+from hakube.apiserver.watchcache import WatchCache
+from hakube.store.errors import KeyExists, KeyNotFound, RevisionConflict
+from hakube.store.storage import DELETE, KV, Storage, UpdateResult
+
+# Metadata only the server sets: carried over from the stored object on update.
+_SYSTEM_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp",
+                "deletionGracePeriodSeconds", "namespace", "name", "selfLink")
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    dry_run: bool = False
+    field_manager: str = ""
+
+
+Mutator = Callable[[Obj], Obj]
+
+
+class Registry:
+    """CRUD for one resource over etcd."""
+
+    def __init__(self, resource: Resource, storage: Storage, cache: WatchCache) -> None:
+        self.resource = resource
+        self.storage = storage
+        self.cache = cache
+        self.strategy = resource.strategy
+
+    # -- helpers ------------------------------------------------------------
+
+    def not_found(self, name: str) -> status.StatusError:
+        return status.not_found(self.resource.plural, self.resource.group, name)
+
+    def conflict(self, name: str, why: str = status.OPTIMISTIC_LOCK_MESSAGE) -> status.StatusError:
+        return status.conflict(self.resource.plural, self.resource.group, name, why)
+
+    def invalid(self, name: str, causes: list[dict[str, str]]) -> status.StatusError:
+        return status.invalid(self.resource.kind, self.resource.group, name, causes)
+
+    def decorate(self, obj: Obj) -> Obj:
+        obj["kind"] = self.resource.kind
+        obj["apiVersion"] = self.resource.api_version
+        return obj
+
+    def _decode(self, kv: KV) -> Obj:
+        return self.decorate(codec.decode_from_storage(kv.value, kv.mod_revision))
+
+    async def _read(self, key: str, name: str) -> KV:
+        try:
+            return await self.storage.get(key)
+        except KeyNotFound:
+            raise self.not_found(name) from None
+
+    # -- get ------------------------------------------------------------------
+
+    async def get(self, namespace: str | None, name: str, *, resource_version: str = "") -> Obj:
+        key = self.resource.key(namespace, name)
+        if resource_version:
+            rv = _parse_rv(resource_version)
+            if rv and not await self.cache.wait_for(rv):
+                raise too_large_rv(rv, self.cache.revision)
+            cached = self.cache.get(key)
+            if cached is None:
+                raise self.not_found(name)
+            return self.decorate(copy.deepcopy(cached))
+        return self._decode(await self._read(key, name))
+
+    # -- create ---------------------------------------------------------------
+
+    async def create(self, namespace: str | None, obj: Obj, opts: WriteOptions) -> Obj:
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise status.bad_request("metadata must be an object")
+        if self.resource.namespaced:
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        if self.resource.namespaced and namespace is not None:
+            await self.check_namespace_open(namespace)
+        base = meta.get("generateName") if not meta.get("name") else None
+        for _attempt in range(8):
+            if base:
+                meta["name"] = generate_name(str(base))
+            name = str(meta.get("name") or "")
+            self._prepare_create(obj)
+            if opts.dry_run:
+                return self.decorate(obj)
+            try:
+                rev = await self.storage.create(self.resource.key(namespace, name),
+                                                codec.encode_for_storage(obj))
+            except KeyExists:
+                if base:
+                    continue  # RetryGenerateName: pick another suffix
+                raise status.already_exists(self.resource.plural, self.resource.group, name) from None
+            meta["resourceVersion"] = str(rev)
+            return self.decorate(obj)
+        raise status.StatusError(
+            409, "AlreadyExists",
+            f'{self.resource.qualified} "{meta.get("name")}" already exists, the server was not able '
+            "to generate a unique name for the object")
+
+    def _prepare_create(self, obj: Obj) -> None:
+        meta = obj["metadata"]
+        name = str(meta.get("name") or "")
+        if not name:
+            raise self.invalid("", [{"reason": "FieldValueRequired", "field": "metadata.name",
+                                     "message": "Required value: name or generateName is required"}])
+        errors = self.strategy.name_errors(name)
+        if errors:
+            raise self.invalid(name, [{"reason": "FieldValueInvalid", "field": "metadata.name",
+                                       "message": f'Invalid value: "{name}": {errors[0]}'}])
+        for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+            meta.pop(field, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = timefmt.now_time()
+        if self.strategy.tracks_generation:
+            meta["generation"] = 1
+        else:
+            meta.pop("generation", None)
+        self.strategy.prepare_for_create(obj)
+        causes = self.strategy.validate(obj)
+        if causes:
+            raise self.invalid(name, causes)
+
+    async def check_namespace_open(self, namespace: str) -> None:
+        """Nothing is created in a missing or terminating namespace (NamespaceLifecycle admission)."""
+        ns = self.cache.get(f"/registry/namespaces/{namespace}")
+        if ns is None:
+            try:
+                kv = await self.storage.get(f"/registry/namespaces/{namespace}")
+            except KeyNotFound:
+                raise status.not_found("namespaces", "", namespace) from None
+            ns = codec.decode_from_storage(kv.value, kv.mod_revision)
+        if (ns.get("status") or {}).get("phase") == "Terminating" or ns["metadata"].get("deletionTimestamp"):
+            raise status.StatusError(
+                403, "Forbidden",
+                f"{self.resource.plural} \"{ns['metadata']['name']}\" is forbidden: unable to create new "
+                f"content in namespace {namespace} because it is being terminated",
+                details={"name": namespace, "kind": self.resource.plural,
+                         "causes": [{"reason": "NamespaceTerminating", "field": "metadata.namespace",
+                                     "message": f"namespace {namespace} is being terminated"}]})
+
+    # -- update -----------------------------------------------------------------
+
+    async def update(
+        self,
+        namespace: str | None,
+        name: str,
+        mutate: Mutator,
+        opts: WriteOptions,
+        *,
+        subresource: str = "",
+        create_if_missing: Obj | None = None,
+    ) -> tuple[Obj, bool]:
+        """GuaranteedUpdate: `mutate` turns the current object into the desired one.
+
+        `mutate` may raise StatusError (a stale resourceVersion, a bad patch). The
+        result is defaulted, validated and written with a CAS; a lost race re-reads
+        and runs `mutate` again. Returns (object, created).
+        """
+        key = self.resource.key(namespace, name)
+        try:
+            current = await self.storage.get(key)
+        except KeyNotFound:
+            if create_if_missing is None:
+                raise self.not_found(name) from None
+            return await self.create(namespace, create_if_missing, opts), True
+        result: dict[str, Obj] = {}
+
+        async def apply(kv: KV) -> UpdateResult:
+            old = self._decode(kv)
+            new = mutate(copy.deepcopy(old))
+            new = self._prepare_update(new, old, subresource=subresource)
+            result["obj"] = new
+            if _is_finished(new):
+                return DELETE
+            encoded = codec.encode_for_storage(new)
+            if opts.dry_run:
+                return None
+            return encoded
+
+        try:
+            kv, deleted = await self.storage.guaranteed_update(key, apply, current=current)
+        except KeyNotFound:
+            raise self.not_found(name) from None
+        obj = result["obj"]
+        obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
+        return self.decorate(obj), False
+
+    def _prepare_update(self, new: Obj, old: Obj, *, subresource: str) -> Obj:
+        name = old["metadata"]["name"]
+        if not isinstance(new.get("metadata"), dict):
+            raise status.bad_request("metadata must be an object")
+        meta = new["metadata"]
+        rv = meta.get("resourceVersion")
+        if rv:
+            if str(rv) != old["metadata"]["resourceVersion"]:
+                raise self.conflict(name)
+        elif not self.strategy.allow_unconditional_update:
+            raise self.invalid(name, [{"reason": "FieldValueInvalid", "field": "metadata.resourceVersion",
+                                       "message": "Invalid value: 0x0: must be specified for an update"}])
+        for field in _SYSTEM_META:
+            if field in old["metadata"]:
+                meta[field] = old["metadata"][field]
+            else:
+                meta.pop(field, None)
+        new["kind"], new["apiVersion"] = old.get("kind"), old.get("apiVersion")
+        # Internal subresources (binding, finalize) build the whole object themselves.
+        internal = subresource not in ("", "status")
+        if subresource == "status":
+            self.strategy.prepare_for_status_update(new, old)
+        elif not internal:
+            self.strategy.prepare_for_update(new, old)
+        if old["metadata"].get("deletionTimestamp"):
+            added = set(meta.get("finalizers") or []) - set(old["metadata"].get("finalizers") or [])
+            if added:
+                raise self.invalid(name, [{"reason": "FieldValueForbidden", "field": "metadata.finalizers",
+                                           "message": "Forbidden: no new finalizers can be added if the "
+                                                      "object is being deleted"}])
+        if (self.strategy.tracks_generation and subresource == ""
+                and self.strategy.spec_changed(new, old)):
+            meta["generation"] = int(old["metadata"].get("generation") or 0) + 1
+        causes = [] if internal else self.strategy.validate_update(new, old)
+        if causes:
+            raise self.invalid(name, causes)
+        meta.pop("resourceVersion", None)
+        return new
+
+    # -- delete -------------------------------------------------------------------
+
+    async def delete(
+        self,
+        namespace: str | None,
+        name: str,
+        *,
+        options: Obj,
+        opts: WriteOptions,
+    ) -> tuple[Obj, bool]:
+        """Delete or mark for deletion. Returns (last state, actually removed)."""
+        key = self.resource.key(namespace, name)
+        preconditions = options.get("preconditions") or {}
+        requested_grace = options.get("gracePeriodSeconds")
+        policy = options.get("propagationPolicy")
+        if options.get("orphanDependents") is True:
+            policy = "Orphan"
+        current = await self._read(key, name)
+        removed = False
+        result: dict[str, Obj] = {}
+
+        async def decide(kv: KV) -> UpdateResult:
+            nonlocal removed
+            obj = self._decode(kv)
+            self._check_preconditions(obj, preconditions)
+            result["obj"] = obj
+            meta = obj["metadata"]
+            grace = self.strategy.grace_period(obj, requested_grace)
+            finalizers = list(meta.get("finalizers") or [])
+            if policy == "Foreground" and self.strategy.extra.get("gc") and "foregroundDeletion" not in finalizers:
+                finalizers.append("foregroundDeletion")
+            if policy == "Orphan" and self.strategy.extra.get("gc") and "orphan" not in finalizers:
+                finalizers.append("orphan")
+            pending = bool(finalizers) or bool((obj.get("spec") or {}).get("finalizers")
+                                                if self.resource.kind == "Namespace" else False)
+            if not pending and grace == 0:
+                removed = True
+                return None if opts.dry_run else DELETE
+            if meta.get("deletionTimestamp") and (pending or grace >= int(
+                    meta.get("deletionGracePeriodSeconds") or 0)):
+                return None  # already being deleted; nothing to shorten
+            meta["finalizers"] = finalizers
+            if not finalizers:
+                del meta["finalizers"]
+            meta["deletionTimestamp"] = timefmt.format_time(datetime.now(UTC) + timedelta(seconds=grace))
+            meta["deletionGracePeriodSeconds"] = grace
+            if self.resource.kind == "Namespace":
+                obj.setdefault("status", {})["phase"] = "Terminating"
+            return None if opts.dry_run else codec.encode_for_storage(
+                {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}})
+
+        try:
+            kv, deleted = await self.storage.guaranteed_update(key, decide, current=current)
+        except KeyNotFound:
+            raise self.not_found(name) from None
+        obj = result["obj"]
+        obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
+        return obj, deleted or removed
+
+    def _check_preconditions(self, obj: Obj, pre: Obj) -> None:
+        meta = obj["metadata"]
+        if pre.get("uid") and pre["uid"] != meta.get("uid"):
+            raise self.conflict(meta["name"], f"Precondition failed: UID in precondition: {pre['uid']}, "
+                                              f"UID in object meta: {meta.get('uid')}")
+        if pre.get("resourceVersion") and str(pre["resourceVersion"]) != meta.get("resourceVersion"):
+            raise self.conflict(meta["name"], "Precondition failed: ResourceVersion in precondition: "
+                                              f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                                              f"{meta.get('resourceVersion')}")
+
+
+def _is_finished(obj: Obj) -> bool:
+    """A deleted object whose last finalizer went, with no grace left, is removed."""
+    meta = obj["metadata"]
+    if not meta.get("deletionTimestamp") or meta.get("finalizers"):
+        return False
+    if obj.get("kind") == "Namespace" and (obj.get("spec") or {}).get("finalizers"):
+        return False
+    return int(meta.get("deletionGracePeriodSeconds") or 0) == 0
+
+
+def _parse_rv(value: str) -> int:
+    try:
+        rv = int(value)
+    except ValueError:
+        raise status.bad_request(f'invalid resource version: "{value}"') from None
+    if rv < 0:
+        raise status.bad_request(f'invalid resource version: "{value}"')
+    return rv
+
+
+def parse_rv(value: str) -> int:
+    return _parse_rv(value)
+
+
+def too_large_rv(requested: int, current: int) -> status.StatusError:
+    # apiserver pkg/storage/errors.go NewTooLargeResourceVersionError
+    return status.timeout(f"Too large resource version: {requested}, current: {current}",
+                          cause="ResourceVersionTooLarge")
+
+
+__all__ = ["Registry", "RevisionConflict", "WriteOptions", "parse_rv", "too_large_rv"]

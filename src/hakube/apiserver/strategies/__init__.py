@@ -1,0 +1,1 @@
+"""Per-resource strategies, grouped by API group."""

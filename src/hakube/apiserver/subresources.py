@@ -1,0 +1,173 @@
+"""Subresources: /status, /scale (autoscaling/v1 Scale), pods/binding, pods/eviction,
+namespaces/finalize (API-COMPAT.md §5)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from aiohttp import web
+
+from hakube.apiserver import handlers, status, timefmt
+from hakube.apiserver.bodies import read_object
+from hakube.apiserver.registry import Registry
+from hakube.apiserver.requestinfo import RequestInfo
+from hakube.apiserver.selectors import label_selector_to_string
+from hakube.apiserver.strategy import Obj
+
+
+async def handle(reg: Registry, info: RequestInfo, request: web.Request) -> web.StreamResponse:
+    sub = reg.resource.subresource(info.subresource)
+    if sub is None or not info.name:
+        raise status.not_found(f"{reg.resource.plural}/{info.subresource}", reg.resource.group, info.name)
+    method = request.method
+    verb = {"GET": "get", "PUT": "update", "PATCH": "patch", "POST": "create"}.get(method, "")
+    if verb not in sub.verbs:
+        raise status.method_not_allowed(
+            f"the server does not allow this method on the requested resource ({method} "
+            f"{reg.resource.plural}/{sub.name})")
+    if sub.name == "status":
+        return await _status(reg, info, request)
+    if sub.name == "scale":
+        return await _scale(reg, info, request)
+    if sub.name == "binding":
+        return await _binding(reg, info, request)
+    if sub.name == "eviction":
+        return await _eviction(reg, info, request)
+    if sub.name == "finalize":
+        return await _finalize(reg, info, request)
+    raise status.not_found(f"{reg.resource.plural}/{sub.name}", reg.resource.group, info.name)
+
+
+def _success(code: int = 201) -> web.Response:
+    return handlers.json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                   "status": "Success", "code": code}, code=code)
+
+
+async def _status(reg: Registry, info: RequestInfo, request: web.Request) -> web.Response:
+    if request.method == "GET":
+        return handlers.json_response(await reg.get(info.namespace, info.name))
+    if request.method == "PATCH":
+        obj, _, warnings = await handlers.apply_patch(reg, info, request, subresource="status")
+        return handlers.json_response(obj, warnings=warnings)
+    body = await read_object(request, reg.resource)
+    desired = body.obj
+    obj, _ = await reg.update(info.namespace, info.name, lambda _old: copy.deepcopy(desired),
+                              handlers.write_options(request), subresource="status")
+    return handlers.json_response(obj, warnings=body.warnings)
+
+
+# -- scale ------------------------------------------------------------------------
+
+
+def to_scale(obj: Obj) -> Obj:
+    meta = obj["metadata"]
+    spec = obj.get("spec") or {}
+    selector = spec.get("selector") or {}
+    return {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                     if k in meta},
+        "spec": {"replicas": spec.get("replicas", 0)},
+        "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                   "selector": label_selector_to_string(selector) if isinstance(selector, dict) else ""},
+    }
+
+
+async def _scale(reg: Registry, info: RequestInfo, request: web.Request) -> web.Response:
+    if request.method == "GET":
+        return handlers.json_response(to_scale(await reg.get(info.namespace, info.name)))
+    opts = handlers.write_options(request)
+    if request.method == "PUT":
+        body = await read_object(request, reg.resource, kind="Scale", api_version="autoscaling/v1")
+        desired = body.obj
+
+        def from_body(old: Obj) -> Any:
+            return desired
+    else:
+        from hakube.apiserver import codec
+
+        ctype = codec.media_type(request.headers.get("Content-Type"))
+        if ctype not in (codec.JSON_PATCH, codec.MERGE_PATCH, codec.STRATEGIC_MERGE_PATCH):
+            raise status.unsupported_media_type(ctype or "<none>",
+                                                [codec.JSON_PATCH, codec.MERGE_PATCH, codec.STRATEGIC_MERGE_PATCH])
+        raw = await handlers.read_raw(request)
+
+        def from_body(old: Obj) -> Any:
+            return handlers.patch_document(to_scale(old), raw, ctype, type_name=None)
+
+    def mutate(old: Obj) -> Obj:
+        scale = from_body(old)
+        replicas = (scale.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise status.invalid("Scale", "autoscaling", info.name, [{
+                "reason": "FieldValueInvalid", "field": "spec.replicas",
+                "message": f"Invalid value: {replicas}: must be greater than or equal to 0"}])
+        rv = (scale.get("metadata") or {}).get("resourceVersion")
+        if rv and rv != old["metadata"]["resourceVersion"]:
+            raise reg.conflict(info.name)
+        old.setdefault("spec", {})["replicas"] = replicas
+        old["metadata"].pop("resourceVersion", None)
+        return old
+
+    obj, _ = await reg.update(info.namespace, info.name, mutate, opts)
+    return handlers.json_response(to_scale(obj))
+
+
+# -- pods/binding and pods/eviction --------------------------------------------------
+
+
+async def _binding(reg: Registry, info: RequestInfo, request: web.Request) -> web.Response:
+    """BindingREST (k/k pkg/registry/core/pod/storage): set nodeName inside a CAS update."""
+    body = await read_object(request, reg.resource, kind="Binding", api_version="v1")
+    target = body.obj.get("target") or {}
+    node = target.get("name")
+    if not node:
+        raise status.invalid("Binding", "", info.name, [{"reason": "FieldValueRequired",
+                                                           "field": "target.name", "message": "Required value"}])
+    annotations = (body.obj.get("metadata") or {}).get("annotations") or {}
+
+    def bind(pod: Obj) -> Obj:
+        meta, spec = pod["metadata"], pod.setdefault("spec", {})
+        if meta.get("deletionTimestamp"):
+            raise status.conflict("pods", "", info.name,
+                                  f"pod {info.name} is being deleted, cannot be assigned to a host")
+        if spec.get("nodeName"):
+            raise status.conflict("pods", "", info.name,
+                                  f'pod {info.name} is already assigned to node "{spec["nodeName"]}"')
+        spec["nodeName"] = node
+        if annotations:
+            meta.setdefault("annotations", {}).update(annotations)
+        conditions = [c for c in (pod.setdefault("status", {}).get("conditions") or [])
+                      if c.get("type") != "PodScheduled"]
+        conditions.append({"type": "PodScheduled", "status": "True",
+                           "lastTransitionTime": timefmt.now_time(), "lastProbeTime": None})
+        pod["status"]["conditions"] = conditions
+        meta.pop("resourceVersion", None)
+        return pod
+
+    await reg.update(info.namespace, info.name, bind, handlers.write_options(request), subresource="status")
+    return _success()
+
+
+async def _eviction(reg: Registry, info: RequestInfo, request: web.Request) -> web.Response:
+    """The eviction API without PodDisruptionBudgets (those come with the policy group)."""
+    body = await read_object(request, reg.resource, kind="Eviction", api_version="policy/v1")
+    options = body.obj.get("deleteOptions") or {}
+    await reg.delete(info.namespace, info.name, options=options, opts=handlers.write_options(request))
+    return _success()
+
+
+async def _finalize(reg: Registry, info: RequestInfo, request: web.Request) -> web.Response:
+    body = await read_object(request, reg.resource)
+    finalizers = (body.obj.get("spec") or {}).get("finalizers") or []
+
+    def finalize(ns: Obj) -> Obj:
+        ns.setdefault("spec", {})["finalizers"] = list(finalizers)
+        ns["metadata"].pop("resourceVersion", None)
+        return ns
+
+    # Written as a status-style update: the namespace strategy keeps spec otherwise.
+    obj, _ = await reg.update(info.namespace, info.name, finalize, handlers.write_options(request),
+                              subresource="finalize")
+    return handlers.json_response(obj)

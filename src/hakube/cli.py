@@ -1,0 +1,151 @@
+"""The `hakube` command line (contract: DESIGN.md §3).
+
+Errors a user can cause are one clear line on stderr and a non-zero exit;
+a refused operation changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hakube.cluster.layout import default_cluster_dir
+from hakube.cluster.local import APISERVER_PORT, COMPONENTS, ClusterError, LocalCluster, UpOptions
+from hakube.store.etcd import EtcdVersionError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="A highly available, Kubernetes-compatible control plane.")
+err = Console(stderr=True)
+out = Console()
+
+ClusterDir = Annotated[Path | None, typer.Option("--cluster-dir", help="cluster directory "
+                                                 "(default: $HAKUBE_CLUSTER_DIR or ~/.hakube/default)")]
+
+
+def _dir(value: Path | None) -> Path:
+    return (value or default_cluster_dir()).expanduser().absolute()
+
+
+def fail(message: str) -> typer.Exit:
+    err.print(f"error: {message}", markup=False, highlight=False)
+    return typer.Exit(1)
+
+
+def _parse_gates(text: str) -> dict[str, bool]:
+    gates: dict[str, bool] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or value.lower() not in ("true", "false") or not name:
+            raise fail(f"invalid feature gate {item!r}: expected NAME=true or NAME=false")
+        gates[name] = value.lower() == "true"
+    return gates
+
+
+@app.command()
+def up(
+    cluster_dir: ClusterDir = None,
+    zone: Annotated[str, typer.Option(help="zone of the first replica")] = "local-a",
+    multizone: Annotated[bool, typer.Option(help="allow replicas in several zones")] = False,
+    quorum_reads: Annotated[bool, typer.Option(help="linearizable (quorum) etcd reads")] = False,
+    replicas: Annotated[int, typer.Option(help="number of replicas")] = 1,
+    nodes: Annotated[int, typer.Option(help="hollow worker nodes")] = 0,
+    feature_gates: Annotated[str, typer.Option(help="G=true,…")] = "",
+    force: Annotated[bool, typer.Option(help="allow refused shapes (e.g. 2 replicas)")] = False,
+) -> None:
+    """Create (or restart) a cluster, wait until its API answers, write DIR/kubeconfig."""
+    gates = _parse_gates(feature_gates)
+    if replicas < 1:
+        raise fail("--replicas must be at least 1")
+    if replicas > 1:
+        raise fail("more than one replica needs the replicated-masters support, which is not built yet")
+    if nodes:
+        raise fail("hollow nodes are not built yet; use --nodes 0")
+    cluster = LocalCluster(_dir(cluster_dir))
+    try:
+        state = cluster.create(UpOptions(zone=zone, quorum_reads=quorum_reads, multizone=multizone,
+                                         feature_gates=gates))
+        for replica in state.replicas:
+            cluster.start_replica(state, replica)
+        asyncio.run(cluster.wait_ready(state.external_ip))
+    except (ClusterError, EtcdVersionError) as e:
+        raise fail(str(e)) from None
+    except OSError as e:
+        raise fail(f"{e.strerror or e}: {e.filename or ''}") from None
+    out.print(f"cluster {state.name} is up: https://{state.external_ip}:{APISERVER_PORT} "
+              f"({len(state.replicas)} replica)")
+    out.print(f"export KUBECONFIG={cluster.layout.kubeconfig}", markup=False, highlight=False)
+
+
+def _status(cluster: LocalCluster) -> dict[str, Any]:
+    state = cluster.layout.load()
+    replicas = []
+    for r in state.replicas:
+        pids = {c: cluster.component_pid(r.name, c) for c in COMPONENTS}
+        ready, _ = asyncio.run(cluster.readyz(r.ip)) if pids["kube-apiserver"] else (False, "")
+        replicas.append({"name": r.name, "zone": r.zone, "ip": r.ip,
+                         "healthy": ready and all(pids.values()),
+                         "etcdMemberID": None, "etcdLeader": len(state.replicas) == 1 and bool(pids["etcd"]),
+                         "processes": {c: {"pid": p, "running": p is not None} for c, p in pids.items()}})
+    healthy = sum(1 for r in replicas if r["healthy"])
+    quorum = len(replicas) // 2 + 1
+    return {
+        "name": state.name,
+        "clusterDir": str(cluster.layout.root),
+        "externalIP": state.external_ip,
+        "server": f"https://{state.external_ip}:{APISERVER_PORT}",
+        "replicas": replicas,
+        "loadBalancer": None,
+        "leases": {"kube-controller-manager": None, "kube-scheduler": None, "cluster-autoscaler": None},
+        "quorumReads": state.quorum_reads,
+        "multizone": state.multizone,
+        "featureGates": state.feature_gates,
+        "faultTolerance": max(0, healthy - quorum),
+    }
+
+
+@app.command()
+def status(
+    cluster_dir: ClusterDir = None,
+    output: Annotated[str, typer.Option("-o", "--output", help="'json' for machine-readable output")] = "",
+) -> None:
+    """Show the cluster's replicas and their processes."""
+    cluster = LocalCluster(_dir(cluster_dir))
+    if not cluster.layout.exists():
+        raise fail(f"no cluster in {cluster.layout.root}; create one with 'hakube up'")
+    if output not in ("", "json"):
+        raise fail(f"unknown output format {output!r}: use -o json")
+    info = _status(cluster)
+    if output == "json":
+        sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        return
+    out.print(f"cluster {info['name']}  external IP {info['externalIP']}  "
+              f"quorum reads {'on' if info['quorumReads'] else 'off'}  "
+              f"fault tolerance {info['faultTolerance']}")
+    table = Table("REPLICA", "ZONE", "IP", "HEALTHY", *(c.upper() for c in COMPONENTS))
+    for r in info["replicas"]:
+        procs = r["processes"]
+        table.add_row(r["name"], r["zone"], r["ip"], "yes" if r["healthy"] else "no",
+                      *(f"running (pid {procs[c]['pid']})" if procs[c]["running"] else "stopped"
+                        for c in COMPONENTS))
+    out.print(table)
+
+
+@app.command()
+def down(cluster_dir: ClusterDir = None) -> None:
+    """Stop every process of the cluster; its directory and data stay."""
+    cluster = LocalCluster(_dir(cluster_dir))
+    if not cluster.layout.exists():
+        raise fail(f"no cluster in {cluster.layout.root}")
+    stopped = cluster.stop_all()
+    out.print(f"stopped {len(stopped)} processes" + (f": {', '.join(stopped)}" if stopped else ""))
+
+
+def main() -> None:
+    app()
