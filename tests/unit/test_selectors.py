@@ -235,4 +235,5 @@ def test_unsupported() -> None:
     err = unsupported_field_error("spec.foo")
     assert (err.code, err.message) == (400, "field label not supported: spec.foo")
     err = unsupported_field_error("spec.foo", default_conversion=True)
-    assert err.message == '"spec.foo" is not a known field selector: only "metadata.name", "metadata.namespace"'
+    assert err.message == (
+        '"spec.foo" is not a known field selector: only "metadata.name", "metadata.namespace"')

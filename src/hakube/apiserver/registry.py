@@ -199,7 +199,7 @@ class Registry:
             return encoded
 
         try:
-            kv, deleted = await self.storage.guaranteed_update(key, apply, current=current)
+            kv, _deleted = await self.storage.guaranteed_update(key, apply, current=current)
         except KeyNotFound:
             raise self.not_found(name) from None
         obj = result["obj"]

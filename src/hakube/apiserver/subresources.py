@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from hakube.apiserver import handlers, status, timefmt
-from hakube.apiserver.bodies import read_object
+from hakube.apiserver.bodies import read_object, read_raw
 from hakube.apiserver.registry import Registry
 from hakube.apiserver.requestinfo import RequestInfo
 from hakube.apiserver.selectors import label_selector_to_string
@@ -64,13 +64,17 @@ def to_scale(obj: Obj) -> Obj:
     meta = obj["metadata"]
     spec = obj.get("spec") or {}
     selector = spec.get("selector") or {}
+    try:
+        selector_text = label_selector_to_string(selector) if isinstance(selector, dict) else ""
+    except ValueError:
+        selector_text = ""  # a stored selector the validation of its day let through
     return {
         "kind": "Scale", "apiVersion": "autoscaling/v1",
         "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
                      if k in meta},
         "spec": {"replicas": spec.get("replicas", 0)},
         "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
-                   "selector": label_selector_to_string(selector) if isinstance(selector, dict) else ""},
+                   "selector": selector_text},
     }
 
 
@@ -91,7 +95,7 @@ async def _scale(reg: Registry, info: RequestInfo, request: web.Request) -> web.
         if ctype not in (codec.JSON_PATCH, codec.MERGE_PATCH, codec.STRATEGIC_MERGE_PATCH):
             raise status.unsupported_media_type(ctype or "<none>",
                                                 [codec.JSON_PATCH, codec.MERGE_PATCH, codec.STRATEGIC_MERGE_PATCH])
-        raw = await handlers.read_raw(request)
+        raw = await read_raw(request)
 
         def from_body(old: Obj) -> Any:
             return handlers.patch_document(to_scale(old), raw, ctype, type_name=None)

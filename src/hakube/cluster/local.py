@@ -145,7 +145,7 @@ class LocalCluster:
                             log=self.layout.log(replica.name, "kube-apiserver"))
 
     def stop_all(self) -> list[str]:
-        stopped = []
+        stopped: list[str] = []
         if not self.layout.exists():
             return stopped
         for replica in self.layout.load().replicas:

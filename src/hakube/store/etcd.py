@@ -312,7 +312,7 @@ class EtcdProcess:
 
     # A timeout parameter, not a cancel scope: on expiry start() stops the member and
     # reports its log, stop() escalates to SIGKILL.
-    async def start(self, *, timeout: float = 20) -> None:  # noqa: ASYNC109
+    async def start(self, *, timeout: float = 20) -> None:
         """Spawn the member and return once ``/health`` on its client URL says healthy.
 
         If it exits or is not healthy within ``timeout`` seconds it is stopped
@@ -444,7 +444,7 @@ class EtcdProcess:
                 await asyncio.wait_for(self._drain, 2)
             self._drain = None
 
-    async def stop(self, *, timeout: float = 10) -> None:  # noqa: ASYNC109
+    async def stop(self, *, timeout: float = 10) -> None:
         """SIGTERM our member, SIGKILL it after ``timeout`` seconds; wait until it is reaped."""
         proc = self._proc
         if proc is None:

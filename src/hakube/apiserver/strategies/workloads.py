@@ -45,9 +45,15 @@ class WorkloadStrategy(Strategy):
         labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
         if not isinstance(selector, dict) or not (selector.get("matchLabels") or selector.get("matchExpressions")):
             causes.append(required("spec.selector"))
-        elif not _selector_matches(selector, labels):
-            causes.append(invalid_value("spec.template.metadata.labels", labels,
-                                        "`selector` does not match template `labels`"))
+        else:
+            try:
+                matches = _selector_matches(selector, labels)
+            except ValueError as err:
+                causes.append(invalid_value("spec.selector", selector, str(err)))
+            else:
+                if not matches:
+                    causes.append(invalid_value("spec.template.metadata.labels", labels,
+                                                "`selector` does not match template `labels`"))
         template_spec = (spec.get("template") or {}).get("spec")
         if not isinstance(template_spec, dict) or not template_spec.get("containers"):
             causes.append(required("spec.template.spec.containers"))
