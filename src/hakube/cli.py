@@ -89,9 +89,10 @@ def _status(cluster: LocalCluster) -> dict[str, Any]:
     for r in state.replicas:
         pids = {c: cluster.component_pid(r.name, c) for c in COMPONENTS}
         ready, _ = asyncio.run(cluster.readyz(r.ip)) if pids["kube-apiserver"] else (False, "")
+        member, leader = asyncio.run(cluster.etcd_member(r.ip)) if pids["etcd"] else (None, False)
         replicas.append({"name": r.name, "zone": r.zone, "ip": r.ip,
                          "healthy": ready and all(pids.values()),
-                         "etcdMemberID": None, "etcdLeader": len(state.replicas) == 1 and bool(pids["etcd"]),
+                         "etcdMemberID": member, "etcdLeader": leader,
                          "processes": {c: {"pid": p, "running": p is not None} for c, p in pids.items()}})
     healthy = sum(1 for r in replicas if r["healthy"])
     quorum = len(replicas) // 2 + 1
@@ -128,11 +129,11 @@ def status(
     out.print(f"cluster {info['name']}  external IP {info['externalIP']}  "
               f"quorum reads {'on' if info['quorumReads'] else 'off'}  "
               f"fault tolerance {info['faultTolerance']}")
-    table = Table("REPLICA", "ZONE", "IP", "HEALTHY", *(c.upper() for c in COMPONENTS))
+    table = Table("REPLICA", "ZONE", "IP", "HEALTHY", *(c.upper() for c in COMPONENTS), box=None)
     for r in info["replicas"]:
         procs = r["processes"]
         table.add_row(r["name"], r["zone"], r["ip"], "yes" if r["healthy"] else "no",
-                      *(f"running (pid {procs[c]['pid']})" if procs[c]["running"] else "stopped"
+                      *(f"pid {procs[c]['pid']}" if procs[c]["running"] else "stopped"
                         for c in COMPONENTS))
     out.print(table)
 

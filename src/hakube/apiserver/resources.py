@@ -93,6 +93,8 @@ def _status(kind: str) -> Subresource:
     return Subresource(STATUS, kind, SUB_VERBS)
 
 
+# PUT creates a missing object for these (AllowCreateOnUpdate in their upstream strategies).
+_CREATE_ON_UPDATE = {"create_on_update": True}
 _SCALE = Subresource("scale", "Scale", SUB_VERBS, group="autoscaling", version="v1")
 _EVENT_FIELDS = (
     "involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
@@ -110,7 +112,7 @@ RESOURCES: tuple[Resource, ...] = (
              short_names=("ns",),
              subresources=(_status("Namespace"), Subresource("finalize", "Namespace", ("update",)))),
     Resource("", "v1", "pods", "pod", "Pod", True,
-             PodStrategy(has_status=True, extra_fields=_POD_FIELDS),
+             PodStrategy(has_status=True, extra_fields=_POD_FIELDS, extra={"return_deleted": True}),
              short_names=("po",), categories=("all",),
              subresources=(_status("Pod"), Subresource("binding", "Binding", ("create",)),
                            Subresource("eviction", "Eviction", ("create",), group="policy", version="v1"))),
@@ -121,13 +123,14 @@ RESOURCES: tuple[Resource, ...] = (
              ServiceStrategy(has_status=True, name_is_label=True, extra_fields=("spec.clusterIP", "spec.type")),
              short_names=("svc",), categories=("all",), subresources=(_status("Service"),),
              key_prefix="services/specs"),
-    Resource("", "v1", "endpoints", "endpoints", "Endpoints", True, Strategy(),
+    Resource("", "v1", "endpoints", "endpoints", "Endpoints", True, Strategy(extra=_CREATE_ON_UPDATE),
              short_names=("ep",), key_prefix="services/endpoints"),
     Resource("", "v1", "configmaps", "configmap", "ConfigMap", True, Strategy(), short_names=("cm",)),
     Resource("", "v1", "secrets", "secret", "Secret", True, SecretStrategy(extra_fields=("type",))),
     Resource("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", True, Strategy(),
              short_names=("sa",)),
-    Resource("", "v1", "events", "event", "Event", True, EventStrategy(extra_fields=_EVENT_FIELDS),
+    Resource("", "v1", "events", "event", "Event", True,
+             EventStrategy(extra_fields=_EVENT_FIELDS, extra=_CREATE_ON_UPDATE),
              short_names=("ev",)),
     Resource("apps", "v1", "deployments", "deployment", "Deployment", True,
              DeploymentStrategy(has_status=True, tracks_generation=True),
@@ -144,7 +147,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("batch", "v1", "jobs", "job", "Job", True,
              JobStrategy(has_status=True, tracks_generation=True),
              categories=("all",), subresources=(_status("Job"),)),
-    Resource("coordination.k8s.io", "v1", "leases", "lease", "Lease", True, Strategy()),
+    Resource("coordination.k8s.io", "v1", "leases", "lease", "Lease", True, Strategy(extra=_CREATE_ON_UPDATE)),
     # events.k8s.io/v1 Events are stored apart from core/v1 Events for now;
     # kube-apiserver shares one storage and converts between the versions.
     Resource("events.k8s.io", "v1", "events", "event", "Event", True,

@@ -24,7 +24,9 @@ import aiohttp
 from hakube.cluster import pki, processes
 from hakube.cluster.kubeconfig import TokenRow, render_kubeconfig, write_token_file
 from hakube.cluster.layout import ClusterState, Layout, ReplicaState
+from hakube.store.errors import StoreError
 from hakube.store.etcd import EtcdMemberSpec, etcd_command, find_etcd
+from hakube.store.storage import Storage
 
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
@@ -169,6 +171,15 @@ class LocalCluster:
                 return resp.status == 200, await resp.text()
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
             return False, str(err) or type(err).__name__
+
+    async def etcd_member(self, ip: str) -> tuple[str | None, bool]:
+        """(member id in hex, whether it is the leader), or (None, False) when it does not answer."""
+        async with Storage(f"{ip}:{ETCD_CLIENT_PORT}", timeout=2.0) as store:
+            try:
+                member, leader = await store.member_status()
+            except StoreError:
+                return None, False
+        return f"{member:x}", member == leader
 
     async def wait_ready(self, ip: str, *, timeout: float = 60.0, replica: str = "replica-1") -> None:
         deadline = time.monotonic() + timeout

@@ -302,6 +302,11 @@ class Storage:
                 raise KeyNotFound(key)
             kv = _kv(kvs[0])
 
+    async def member_status(self) -> tuple[int, int]:
+        """(this member's id, the leader's id) as the member itself reports them."""
+        resp = await self._call("status", self._maintenance.Status, rpc.StatusRequest())
+        return int(resp.header.member_id), int(resp.leader)
+
     async def compact(self, revision: int) -> None:
         await self._call("compact", self._kv.Compact, rpc.CompactionRequest(revision=revision))
 
