@@ -150,3 +150,5 @@ def down(cluster_dir: ClusterDir = None) -> None:
 
 def main() -> None:
     app()
+if __name__ == "__main__":
+    main()

@@ -103,6 +103,10 @@ async def _scale(reg: Registry, info: RequestInfo, request: web.Request) -> web.
     def mutate(old: Obj) -> Obj:
         scale = from_body(old)
         replicas = (scale.get("spec") or {}).get("replicas")
+        if replicas is None:
+            # autoscaling/v1 ScaleSpec.replicas is `omitempty`: a Go client scaling to 0
+            # (kubectl scale --current-replicas=N --replicas=0 PUTs the Scale) leaves it out.
+            replicas = 0
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             raise status.invalid("Scale", "autoscaling", info.name, [{
                 "reason": "FieldValueInvalid", "field": "spec.replicas",

@@ -252,13 +252,15 @@ class WatchCache:
 
         Raises TooOld when `since` is older than the history kept.
         """
-        w = Watcher(prefix, predicate, self._watcher_queue)
+        replay: list[CacheEvent] = []
         if since is not None and since < self.revision:
             if since < self._history_start:
                 raise TooOld(since, self._history_start)
-            for event in self._history:
-                if event.revision > since and event.key.startswith(prefix):
-                    w.offer(event)
+            replay = [e for e in self._history if e.revision > since and e.key.startswith(prefix)]
+        # Room for the whole replay on top of the live buffer: resuming is not being slow.
+        w = Watcher(prefix, predicate, self._watcher_queue + len(replay))
+        for event in replay:
+            w.offer(event)
         self._watchers.add(w)
         self._notify_count()
         return w

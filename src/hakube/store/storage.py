@@ -159,12 +159,13 @@ class Storage:
 
     # -- low level --------------------------------------------------------
 
-    async def _call(self, op: str, method: Any, request: Any, *, revision: int = 0) -> Any:
+    async def _call(self, op: str, method: Any, request: Any, *, revision: int = 0,
+                    timeout: float | None = None) -> Any:
         if self._channel is None:
             raise Unavailable("storage is not connected")
         start = time.perf_counter()
         try:
-            return await method(request, timeout=self._timeout)
+            return await method(request, timeout=timeout or self._timeout)
         except grpc.aio.AioRpcError as err:
             raise _translate(err, revision=revision) from None
         except (TimeoutError, grpc.aio.UsageError) as err:
@@ -224,11 +225,11 @@ class Storage:
             key=b"\0", count_only=True, serializable=not (consistent and self.quorum_reads)))
         return int(resp.header.revision)
 
-    async def healthy(self) -> bool:
-        """True when the member answers a quorum read (i.e. is part of a working cluster)."""
+    async def healthy(self, *, timeout: float = 2.0) -> bool:
+        """True when the member answers a quorum read in time (kube's --etcd-healthcheck-timeout is 2 s)."""
         try:
             await self._call("range", self._kv.Range,
-                             rpc.RangeRequest(key=b"health", count_only=True))
+                             rpc.RangeRequest(key=b"health", count_only=True), timeout=timeout)
         except StoreError:
             return False
         return True
