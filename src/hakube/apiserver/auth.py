@@ -34,9 +34,16 @@ class User:
         return "system:masters" in self.groups
 
 
+# Distinct client certificates whose subject is remembered; a small number in practice.
+_SUBJECT_CACHE_SIZE = 1024
+
+
 class Authenticator:
     def __init__(self, token_file: Path | None) -> None:
         self.tokens: dict[str, TokenRow] = read_token_file(token_file) if token_file else {}
+        # DER bytes → (CN, O...). Decoding the peer certificate into a dict on every
+        # request costs more than the rest of authentication; the DER is cheap to get.
+        self._subjects: dict[bytes, tuple[str, list[str]]] = {}
 
     def authenticate(self, request: web.Request) -> User | None:
         header = request.headers.get("Authorization", "")
@@ -45,23 +52,32 @@ class Authenticator:
             if row is None:
                 return None  # a bad token is a failed login, not anonymous
             return User(row.user, row.uid, (*row.groups, "system:authenticated"))
-        cert = _peer_cert(request)
-        if cert is not None:
-            cn, orgs = _subject(cert)
+        subject = self._peer_subject(request)
+        if subject is not None:
+            cn, orgs = subject
             if cn:
                 return User(cn, "", (*orgs, "system:authenticated"))
         return None
 
-
-def _peer_cert(request: web.Request) -> dict[str, Any] | None:
-    transport = request.transport
-    if transport is None:
-        return None
-    ssl_object = transport.get_extra_info("ssl_object")
-    if ssl_object is None:
-        return None
-    cert = ssl_object.getpeercert()
-    return cert or None
+    def _peer_subject(self, request: web.Request) -> tuple[str, list[str]] | None:
+        transport = request.transport
+        if transport is None:
+            return None
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is None:
+            return None
+        der = ssl_object.getpeercert(binary_form=True)
+        if not der:
+            return None
+        subject = self._subjects.get(der)
+        if subject is None:
+            cert = ssl_object.getpeercert()
+            if not cert:
+                return None
+            if len(self._subjects) >= _SUBJECT_CACHE_SIZE:
+                self._subjects.clear()
+            subject = self._subjects[der] = _subject(cert)
+        return subject
 
 
 def _subject(cert: dict[str, Any]) -> tuple[str, list[str]]:

@@ -26,8 +26,15 @@ def json_response(body: Any, *, code: int = 200, warnings: list[str] | None = No
     headers = {"Content-Type": "application/json"}
     resp = web.Response(body=codec.dumps(body), status=code, headers=headers)
     for w in warnings or []:
-        resp.headers.add("Warning", f'299 - "{w}"')
+        resp.headers.add("Warning", warning_header(w))
     return resp
+
+
+def warning_header(text: str) -> str:
+    """A `Warning` value, `299 - "text"`, with `"` and `\\` escaped as apimachinery `util/net`
+    NewWarningHeader does: client-go (and so kubectl) drops a warning it cannot parse."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{escaped}"'
 
 
 def write_options(request: web.Request) -> WriteOptions:

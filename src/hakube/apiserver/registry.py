@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from hakube.apiserver import codec, status, timefmt
 from hakube.apiserver.names import generate_name
 from hakube.apiserver.resources import Resource
+from hakube.apiserver.schema.registry import TYPES, type_for
+from hakube.apiserver.schema.validate import cannot_handle_message
 from hakube.apiserver.strategy import Obj
 from hakube.apiserver.watchcache import WatchCache
 from hakube.store.errors import KeyExists, KeyNotFound, RevisionConflict
@@ -44,6 +46,7 @@ class Registry:
         self.storage = storage
         self.cache = cache
         self.strategy = resource.strategy
+        self._type_name = type_for(resource.group, resource.version, resource.kind)
 
     # -- helpers ------------------------------------------------------------
 
@@ -60,6 +63,17 @@ class Registry:
         obj["kind"] = self.resource.kind
         obj["apiVersion"] = self.resource.api_version
         return obj
+
+    def _normalize_times(self, obj: Obj) -> None:
+        """Time and MicroTime fields in Go's form (timefmt.normalize_times); a non-time fails like a decode."""
+        if self._type_name is None:
+            return
+        try:
+            timefmt.normalize_times(TYPES, self._type_name, obj)
+        except timefmt.TimeFieldError as err:
+            kind = self.resource.kind
+            raise status.bad_request(cannot_handle_message(kind=kind, version=self.resource.version,
+                                                           into_kind=kind, detail=str(err))) from None
 
     def _decode(self, kv: KV) -> Obj:
         return self.decorate(codec.decode_from_storage(kv.value, kv.mod_revision))
@@ -136,6 +150,7 @@ class Registry:
             meta["generation"] = 1
         else:
             meta.pop("generation", None)
+        self._normalize_times(obj)
         self.strategy.prepare_for_create(obj)
         causes = self.strategy.validate(obj)
         if causes:
@@ -224,6 +239,7 @@ class Registry:
             else:
                 meta.pop(field, None)
         new["kind"], new["apiVersion"] = old.get("kind"), old.get("apiVersion")
+        self._normalize_times(new)
         # Internal subresources (binding, finalize) build the whole object themselves.
         internal = subresource not in ("", "status")
         if subresource == "status":

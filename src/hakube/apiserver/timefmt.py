@@ -16,8 +16,11 @@ column of every server-side table.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+
+from hakube.apiserver.schema.model import Field, ObjectType
 
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:(Z)|([+-])(\d{2}):(\d{2}))"
@@ -95,6 +98,57 @@ def normalize_microtime(value: Any) -> str | None:
     """Any accepted form (or None) → canonical metav1.MicroTime; ValueError if malformed."""
     dt = _coerce(value)
     return None if dt is None else format_microtime(dt)
+
+
+class TimeFieldError(ValueError):
+    """A Time or MicroTime field whose value is not a time."""
+
+    def __init__(self, path: str, err: ValueError) -> None:
+        super().__init__(f"{path}: {err}")
+        self.path = path
+
+
+def normalize_times(types: Mapping[str, ObjectType], type_name: str, obj: Any) -> None:
+    """Rewrite, in place, every Time and MicroTime field of `obj` (an object of `type_name`) canonically.
+
+    Go clients decode MicroTime with a fixed six-digit layout, so the Python
+    client's `2026-01-02T03:04:05+00:00` must not reach them as it was sent.
+    Raises TimeFieldError for a value that is not a time.
+    """
+    _normalize_object(types, type_name, obj, "")
+
+
+def _normalize_object(types: Mapping[str, ObjectType], type_name: str, obj: Any, path: str) -> None:
+    obj_type = types.get(type_name)
+    if obj_type is None or obj_type.open or not isinstance(obj, dict):
+        return
+    for key, fld in obj_type.fields.items():
+        if obj.get(key) is not None:
+            _normalize_field(types, fld, obj, key, f"{path}.{key}" if path else key)
+
+
+def _normalize_field(types: Mapping[str, ObjectType], fld: Field, parent: Any, key: Any, path: str) -> None:
+    value = parent[key]
+    if fld.list:
+        if isinstance(value, list):
+            for i in range(len(value)):
+                _normalize_value(types, fld.type, value, i, f"{path}[{i}]")
+    elif fld.map:
+        if isinstance(value, dict):
+            for k in list(value):
+                _normalize_value(types, fld.type, value, k, f"{path}.{k}")
+    else:
+        _normalize_value(types, fld.type, parent, key, path)
+
+
+def _normalize_value(types: Mapping[str, ObjectType], type_name: str, parent: Any, key: Any, path: str) -> None:
+    if type_name in ("time", "microtime"):
+        try:
+            parent[key] = (normalize_time if type_name == "time" else normalize_microtime)(parent[key])
+        except ValueError as err:
+            raise TimeFieldError(path, err) from None
+    else:
+        _normalize_object(types, type_name, parent[key], path)
 
 
 def human_duration(d: timedelta) -> str:

@@ -3,9 +3,10 @@
 Semantics of apiserver `endpoints/handlers/watch.go` and the cacher
 (API-COMPAT.md §3): resourceVersion unset → synthetic ADDED for a consistent
 "now", "0" → ADDED for the cached state, N → only changes after N (410 as an
-ERROR event when N is older than the history kept); BOOKMARK events only when
-asked for; `timeoutSeconds` ends the stream cleanly; with a Table Accept every
-event carries a one-row Table, the first with column definitions.
+ERROR event when N is older than the cache's history or etcd has compacted
+it); BOOKMARK events only when asked for; `timeoutSeconds` ends the stream
+cleanly; with a Table Accept every event carries a one-row Table, the first
+with column definitions.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from hakube.apiserver import codec, listing, negotiate, status
 from hakube.apiserver.listing import check_field_selector, list_options
 from hakube.apiserver.registry import Registry, parse_rv, too_large_rv
 from hakube.apiserver.watchcache import ADDED, CacheEvent, TooOld, Watcher
+from hakube.store.errors import Compacted
 
 # kube picks a random timeout in [minRequestTimeout, 2×minRequestTimeout] (30–60 min).
 _MIN_REQUEST_TIMEOUT = 1800.0
 BOOKMARK_INTERVAL = 60.0
+# apiserver pkg/storage/etcd3/watcher.go: a watch on etcd from a compacted revision
+_ETCD_EXPIRED = "The resourceVersion for the provided watch is too old."
 
 
 def _event_line(event_type: str, obj_json: bytes) -> bytes:
@@ -75,6 +79,7 @@ async def serve(reg: Registry, namespace: str | None, request: web.Request) -> w
     match = listing.matcher(reg, opts)
     rv = opts.resource_version
     initial: list[dict[str, Any]] = []
+    expired = ""
 
     # Register before any await past this point, so no event can slip between
     # the initial state and the stream.
@@ -86,6 +91,8 @@ async def serve(reg: Registry, namespace: str | None, request: web.Request) -> w
         since = parse_rv(rv)
         if not await cache.wait_for(since):
             raise too_large_rv(since, cache.revision)
+        if since < cache.revision and await _compacted(reg, prefix, since):
+            expired = _ETCD_EXPIRED
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
                                                        "Cache-Control": "no-cache, private"})
     response.enable_chunked_encoding()
@@ -93,11 +100,13 @@ async def serve(reg: Registry, namespace: str | None, request: web.Request) -> w
         if rv in ("", "0"):
             initial = [o for o in cache.snapshot(prefix) if match is None or match(o)]
             watcher = cache.watch(prefix, match, since=None)
-        else:
+        elif not expired:
             watcher = cache.watch(prefix, match, since=parse_rv(rv))
     except TooOld as err:
+        expired = str(err)
+    if expired:
         await response.prepare(request)
-        error = status.gone(str(err)).to_status()
+        error = status.gone(expired).to_status()
         await response.write(_event_line("ERROR", codec.dumps(error)))
         await response.write_eof()
         return response
@@ -115,6 +124,21 @@ async def serve(reg: Registry, namespace: str | None, request: web.Request) -> w
     with contextlib.suppress(ConnectionResetError, RuntimeError):
         await response.write_eof()
     return response
+
+
+async def _compacted(reg: Registry, prefix: str, revision: int) -> bool:
+    """Whether etcd has compacted away the history after `revision`.
+
+    The cache may still hold those events, but whether a resume succeeds must
+    not depend on which API server behind the load balancer answers, nor on how
+    long it has been up: the etcd history is the one shared answer (a watch on
+    etcd from a compacted revision is kube's "too old" 410).
+    """
+    try:
+        await reg.storage.list(prefix, limit=1, revision=revision)
+    except Compacted:
+        return True
+    return False
 
 
 def _timeout(value: str | None) -> float:
