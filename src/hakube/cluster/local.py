@@ -14,6 +14,7 @@ import hashlib
 import secrets
 import socket
 import ssl
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -70,6 +71,8 @@ class UpOptions:
 class LocalCluster:
     def __init__(self, root: Path) -> None:
         self.layout = Layout(root)
+        # Processes this command started, by (replica, component): their exit is certain.
+        self.children: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
 
     # -- creation -------------------------------------------------------------------
 
@@ -130,9 +133,9 @@ class LocalCluster:
                               client_port=ETCD_CLIENT_PORT, peer_port=ETCD_PEER_PORT,
                               initial_cluster_token=f"hakube-{state.name}-{state.external_ip}")
         if self.component_pid(replica.name, "etcd") is None:
-            processes.start(etcd_command(spec, executable=etcd_path, version=etcd_version),
-                            pidfile=self.layout.pidfile(replica.name, "etcd"),
-                            log=self.layout.log(replica.name, "etcd"))
+            self.children[replica.name, "etcd"] = processes.start(
+                etcd_command(spec, executable=etcd_path, version=etcd_version),
+                pidfile=self.layout.pidfile(replica.name, "etcd"), log=self.layout.log(replica.name, "etcd"))
         if self.component_pid(replica.name, "kube-apiserver") is None:
             d = self.layout.replica_pki(replica.name)
             argv = [sys.executable, "-m", "hakube.apiserver",
@@ -143,8 +146,9 @@ class LocalCluster:
                     f"--client-ca-file={self.layout.pki / 'ca.crt'}",
                     f"--token-auth-file={self.layout.tokens}",
                     f"--quorum-reads={'true' if state.quorum_reads else 'false'}"]
-            processes.start(argv, pidfile=self.layout.pidfile(replica.name, "kube-apiserver"),
-                            log=self.layout.log(replica.name, "kube-apiserver"))
+            self.children[replica.name, "kube-apiserver"] = processes.start(
+                argv, pidfile=self.layout.pidfile(replica.name, "kube-apiserver"),
+                log=self.layout.log(replica.name, "kube-apiserver"))
 
     def stop_all(self) -> list[str]:
         stopped: list[str] = []
@@ -189,7 +193,9 @@ class LocalCluster:
             if ok:
                 return
             for component in COMPONENTS:
-                if self.component_pid(replica, component) is None:
+                child = self.children.get((replica, component))
+                exited = child.poll() is not None if child else self.component_pid(replica, component) is None
+                if exited:
                     log = self.layout.log(replica, component)
                     tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
                     raise ClusterError(f"{component} of {replica} exited: {' '.join(tail) or 'no log'} "

@@ -23,8 +23,13 @@ def _cmdline(pid: int) -> list[str]:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
-def start(argv: list[str], *, pidfile: Path, log: Path, env: dict[str, str] | None = None) -> int:
-    """Start `argv` in its own session, logging to `log`; record its pid."""
+def start(argv: list[str], *, pidfile: Path, log: Path,
+          env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start `argv` in its own session, logging to `log`; record its pid.
+
+    The caller that started it should judge its exit by the returned handle
+    (`poll()`), which cannot be fooled; `running_pid` is for later commands.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     pidfile.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
@@ -32,7 +37,7 @@ def start(argv: list[str], *, pidfile: Path, log: Path, env: dict[str, str] | No
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True, env=env, close_fds=True)
     pidfile.write_text(f"{proc.pid}\n{argv[0]}\n")
-    return proc.pid
+    return proc
 
 
 def running_pid(pidfile: Path) -> int | None:
@@ -43,8 +48,13 @@ def running_pid(pidfile: Path) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     cmd = _cmdline(pid)
-    if not cmd or cmd[0] != exe:
-        return None
+    if cmd and cmd[0] != exe:
+        return None  # the pid now belongs to another program
+    if not cmd:
+        try:
+            os.kill(pid, 0)  # cmdline can read empty for a moment; fall back to existence
+        except OSError:
+            return None
     try:
         with open(f"/proc/{pid}/stat") as f:
             if f.read().rsplit(")", 1)[1].split()[0] == "Z":
