@@ -134,6 +134,7 @@ class ApiServer:
                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         start = time.perf_counter()
         info = parse_resource_path(request.path)
+        request["info"] = info
         verb = _VERB_BY_METHOD.get(request.method, request.method.lower())
         if info is not None and request.method == "GET":
             verb = "watch" if request.query.get("watch") in ("1", "true", "True") else (
@@ -166,14 +167,13 @@ class ApiServer:
         finally:
             labels = (verb.upper() if verb != "watch" else "WATCH", info.group if info else "",
                       resource, info.subresource if info else "")
-            self.metrics.requests.labels(*labels, str(code)).inc()
-            if verb != "watch":
-                self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)
+            self.metrics.observe_request(labels, code,
+                                         None if verb == "watch" else time.perf_counter() - start)
 
     # -- routes --------------------------------------------------------------------
 
     async def resource(self, request: web.Request) -> web.StreamResponse:
-        info = parse_resource_path(request.path)
+        info = request.get("info") or parse_resource_path(request.path)
         if info is None:
             raise status.StatusError(404, "NotFound", "the server could not find the requested resource",
                                      details={})
