@@ -7,6 +7,7 @@ by pid.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import shutil
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,3 +195,13 @@ class LocalStack:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+async def eventually(predicate: Callable[[], bool], *, timeout: float = 10.0, interval: float = 0.05) -> None:
+    """Wait until `predicate()` holds, polling a bounded number of times; AssertionError if it never does."""
+    for _ in range(max(1, int(timeout / interval))):
+        if predicate():
+            return
+        await asyncio.sleep(interval)
+    if not predicate():
+        raise AssertionError(f"condition not met within {timeout}s")

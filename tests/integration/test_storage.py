@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -14,9 +14,20 @@ from hakube.testing import LocalStack
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
+@pytest.fixture(scope="module")
+def etcd() -> Iterator[LocalStack]:
+    """An etcd of this module's own: these keys and compactions are not an API server's."""
+    s = LocalStack.create()
+    try:
+        s.start_etcd()
+        yield s
+    finally:
+        s.cleanup()
+
+
 @pytest.fixture(params=[True, False], ids=["quorum", "serializable"])
-async def store(stack: LocalStack, request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
-    s = Storage(stack.etcd_endpoint, quorum_reads=request.param)
+async def store(etcd: LocalStack, request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
+    s = Storage(etcd.etcd_endpoint, quorum_reads=request.param)
     await s.connect()
     yield s
     await s.close()
@@ -155,8 +166,8 @@ async def test_watch_from_revision_with_previous_values(store: Storage, request:
     assert events[2].deleted and events[2].prev is not None and events[2].prev.value == b"2"
 
 
-async def test_compacted_revisions_are_reported(stack: LocalStack, request: pytest.FixtureRequest) -> None:
-    async with Storage(stack.etcd_endpoint) as store:
+async def test_compacted_revisions_are_reported(etcd: LocalStack, request: pytest.FixtureRequest) -> None:
+    async with Storage(etcd.etcd_endpoint) as store:
         prefix = _key(request)
         old = await store.create(f"{prefix}c", b"1")
         for i in range(3):

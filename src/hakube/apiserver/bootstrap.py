@@ -22,7 +22,9 @@ from hakube.store.storage import Storage
 
 log = logging.getLogger(__name__)
 
-COMPACT_KEY = b"compact_rev_key"
+# kube-apiserver keeps this key outside its prefix; we keep it inside, so that every
+# revision of etcd is a revision our watch cache sees (see WatchCache.wait_for).
+COMPACT_KEY = b"/registry/compact_rev_key"
 
 
 async def ensure_system_namespaces(registries: dict[tuple[str, str, str], Registry], *,

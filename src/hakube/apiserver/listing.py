@@ -121,7 +121,7 @@ async def list_objects(reg: Registry, namespace: str | None, opts: ListOptions) 
     cache = reg.cache
     if rv == "":
         wanted = await reg.storage.current_revision()
-        if not await cache.wait_for(wanted):
+        if not await cache.wait_for(wanted, timeout=1.0):
             return await _from_etcd(reg, prefix, match, opts, start_key=None, revision=0)
     elif rv != "0":
         wanted = parse_rv(rv)

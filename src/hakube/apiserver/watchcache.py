@@ -198,7 +198,9 @@ class WatchCache:
                 self.state[kv.key] = obj
                 event = CacheEvent(MODIFIED if prev is not None else ADDED, kv.key, obj, prev, kv.mod_revision)
             self._record(event)
-        await self._advance(batch.revision)
+        # The events' own revision, not the header's: see wait_for on trusting etcd's view.
+        if batch.events:
+            await self._advance(max(ev.kv.mod_revision for ev in batch.events))
 
     def _record(self, event: CacheEvent) -> None:
         self._history.append(event)
@@ -230,12 +232,13 @@ class WatchCache:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     return False
-                # The revision may have moved through keys outside our prefix;
-                # a progress notification tells us we have seen everything.
-                if self._stream is not None:
-                    self._stream.request_progress()
+                # Only events move the cache's revision. etcd's progress notifications
+                # could, but before 3.5.8 one may arrive ahead of events still in flight
+                # (etcd-io/etcd#15220), which would make a "consistent" read stale. Every
+                # write of ours is under the watched prefix, so events do reach `revision`;
+                # a revision moved by a foreign write times out, and callers read etcd.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._advanced.wait(), min(remaining, 0.05))
+                    await asyncio.wait_for(self._advanced.wait(), remaining)
         return True
 
     def snapshot(self, prefix: str) -> list[Obj]:

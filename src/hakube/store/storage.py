@@ -64,7 +64,7 @@ class WatchEvent:
 
 @dataclass(frozen=True)
 class WatchBatch:
-    """Events of one watch response; an empty batch is a progress notification."""
+    """Events of one watch response."""
 
     events: list[WatchEvent]
     revision: int
@@ -321,9 +321,9 @@ class Storage:
 
 
 class WatchStream:
-    """One etcd watch with previous values and on-demand progress notifications.
+    """One etcd watch with previous values.
 
-    Iterating yields WatchBatch; an empty batch is a progress notification: every
+    Iterating yields WatchBatch;
     event up to its revision has been delivered. Raises Compacted when the start
     revision is older than etcd's history, Unavailable when the stream breaks;
     the caller re-establishes the watch.
@@ -335,7 +335,7 @@ class WatchStream:
         self._requests: asyncio.Queue[Any] = asyncio.Queue()
         self._requests.put_nowait(rpc.WatchRequest(create_request=rpc.WatchCreateRequest(
             key=pfx, range_end=prefix_end(pfx), start_revision=start_revision,
-            prev_kv=True, progress_notify=True)))
+            prev_kv=True)))
         self._call = stub.Watch(self._request_iter())
 
     async def _request_iter(self) -> AsyncIterator[Any]:
@@ -344,10 +344,6 @@ class WatchStream:
             if request is None:
                 return
             yield request
-
-    def request_progress(self) -> None:
-        """Ask etcd for a progress notification (answered once the watch is synced)."""
-        self._requests.put_nowait(rpc.WatchRequest(progress_request=rpc.WatchProgressRequest()))
 
     def close(self) -> None:
         self._requests.put_nowait(None)

@@ -1,0 +1,1 @@
+"""The API client our components use: requests, watches, informers and work queues."""
