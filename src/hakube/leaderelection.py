@@ -67,7 +67,7 @@ def _microtime() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-Lead = Callable[["LeaderElector"], Coroutine[Any, Any, None]]
+Lead = Callable[["LeaderElector"], Coroutine[Any, Any, None]]  # what runs while leading
 
 
 class NotLeader(Exception):
