@@ -83,6 +83,13 @@ def up(
     out.print(f"export KUBECONFIG={cluster.layout.kubeconfig}", markup=False, highlight=False)
 
 
+LEASE_NAMES = ("kube-controller-manager", "kube-scheduler", "cluster-autoscaler")
+
+
+def _leases(cluster: LocalCluster, ip: str) -> dict[str, str | None]:
+    return asyncio.run(cluster.lease_holders(ip, LEASE_NAMES))
+
+
 def _status(cluster: LocalCluster) -> dict[str, Any]:
     state = cluster.layout.load()
     replicas = []
@@ -103,7 +110,7 @@ def _status(cluster: LocalCluster) -> dict[str, Any]:
         "server": f"https://{state.external_ip}:{APISERVER_PORT}",
         "replicas": replicas,
         "loadBalancer": None,
-        "leases": {"kube-controller-manager": None, "kube-scheduler": None, "cluster-autoscaler": None},
+        "leases": _leases(cluster, state.external_ip),
         "quorumReads": state.quorum_reads,
         "multizone": state.multizone,
         "featureGates": state.feature_gates,
@@ -129,13 +136,16 @@ def status(
     out.print(f"cluster {info['name']}  external IP {info['externalIP']}  "
               f"quorum reads {'on' if info['quorumReads'] else 'off'}  "
               f"fault tolerance {info['faultTolerance']}")
-    table = Table("REPLICA", "ZONE", "IP", "HEALTHY", *(c.upper() for c in COMPONENTS), box=None)
+    table = Table("REPLICA", "ZONE", "IP", "HEALTHY", *(c.removeprefix("kube-").upper() for c in COMPONENTS),
+                  box=None)
     for r in info["replicas"]:
         procs = r["processes"]
         table.add_row(r["name"], r["zone"], r["ip"], "yes" if r["healthy"] else "no",
                       *(f"pid {procs[c]['pid']}" if procs[c]["running"] else "stopped"
                         for c in COMPONENTS))
     out.print(table)
+    for lease, holder in info["leases"].items():
+        out.print(f"{lease}: {holder or '-'}", markup=False, highlight=False)
 
 
 @app.command()

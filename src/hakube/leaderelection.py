@@ -191,6 +191,7 @@ class LeaderElector:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
                 say(f"{cfg.identity}: stopped leading {cfg.namespace}/{cfg.lease_name}")
+                await asyncio.sleep(self._jittered())  # never a tight loop, whatever ended the term
         finally:
             if cfg.release_on_cancel:
                 with contextlib.suppress(Exception):

@@ -44,9 +44,10 @@ def test_up_status_down(cluster_dir: Path) -> None:
     assert info["quorumReads"] is True and info["multizone"] is False
     assert info["loadBalancer"] is None and info["faultTolerance"] == 0
     [replica] = info["replicas"]
-    assert replica["healthy"] is True and replica["etcdLeader"] is True
+    assert replica["etcdLeader"] is True
+    assert replica["processes"]["kube-apiserver"]["running"] and replica["processes"]["etcd"]["running"]
     assert replica["ip"] == info["externalIP"] and len(replica["etcdMemberID"]) > 0
-    pids = {c: p["pid"] for c, p in replica["processes"].items()}
+    pids = {c: p["pid"] for c, p in replica["processes"].items() if p["running"]}
 
     # The kubeconfig written by `up` works for the real kubectl.
     out = subprocess.run(["kubectl", "get", "--raw", "/readyz"], capture_output=True, text=True, timeout=60,
@@ -59,7 +60,11 @@ def test_up_status_down(cluster_dir: Path) -> None:
     assert "Traceback" not in again.stderr
 
     down = hakube("down", cluster_dir=cluster_dir)
-    assert "stopped 2 processes" in down.stdout
+    running = [c for c, p in replica["processes"].items() if p["running"]]
+    assert {"etcd", "kube-apiserver", "kube-controller-manager"} <= set(running)
+    assert f"stopped {len(running)} processes" in down.stdout
+    for component in running:
+        assert f"replica-1/{component}" in down.stdout
     for component in pids:
         assert processes.running_pid(cluster_dir / "replicas" / "replica-1" / "run" / f"{component}.pid") is None
     info = json.loads(hakube("status", "-o", "json", cluster_dir=cluster_dir).stdout)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import aiohttp
 
+from hakube.client.api import LEASES, ApiClient, ApiError, Credentials
 from hakube.cluster import pki, processes
 from hakube.cluster.kubeconfig import TokenRow, render_kubeconfig, write_token_file
 from hakube.cluster.layout import ClusterState, Layout, ReplicaState
@@ -32,7 +33,13 @@ from hakube.store.storage import Storage
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
 APISERVER_PORT = 6443
-COMPONENTS = ("kube-apiserver", "etcd")  # stop order: API server first, etcd last
+# Stop order: the API's clients first, then the API server, etcd last.
+COMPONENTS = ("kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd")
+# Leader-elected components: their module and client identity (kube's bootstrap user names).
+ELECTED = {
+    "kube-controller-manager": ("hakube.controllers", "system:kube-controller-manager"),
+    "kube-scheduler": ("hakube.scheduler", "system:kube-scheduler"),
+}
 
 
 class ClusterError(Exception):
@@ -101,7 +108,9 @@ class LocalCluster:
         etcd_ca = pki.create_ca("hakube-etcd-ca")
         admin = pki.issue_cert(ca, common_name="kubernetes-admin", organizations=["system:masters"],
                                client=True)
-        for stem, ck in (("ca", ca), ("etcd-ca", etcd_ca), ("admin", admin)):
+        components = {component: pki.issue_cert(ca, common_name=user, client=True)
+                      for component, (_module, user) in ELECTED.items()}
+        for stem, ck in (("ca", ca), ("etcd-ca", etcd_ca), ("admin", admin), *components.items()):
             pki.write_pem(d / f"{stem}.crt", ck.cert_pem, private=False)
             pki.write_pem(d / f"{stem}.key", ck.key_pem, private=True)
         for replica in state.replicas:
@@ -112,6 +121,19 @@ class LocalCluster:
         self.layout.kubeconfig.write_text(render_kubeconfig(
             cluster_name=state.name, server=server, ca_pem=ca.cert_pem, user="admin", client=admin))
         self.layout.kubeconfig.chmod(0o600)
+        for component, (_module, user) in ELECTED.items():
+            for replica in state.replicas:
+                self._write_component_kubeconfig(state, replica, component, user, ca)
+
+    def _write_component_kubeconfig(self, state: ClusterState, replica: ReplicaState, component: str, user: str,
+                                    ca: pki.CertKey) -> None:
+        """Components talk to their own replica's API server, as on kube-up masters."""
+        cert = pki.load_cert_key(self.layout.pki / f"{component}.crt", self.layout.pki / f"{component}.key")
+        path = self.layout.replica(replica.name) / f"{component}.kubeconfig"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_kubeconfig(cluster_name=state.name, server=f"https://{replica.ip}:{APISERVER_PORT}",
+                                          ca_pem=ca.cert_pem, user=user, client=cert))
+        path.chmod(0o600)
 
     def _write_replica_pki(self, state: ClusterState, replica: ReplicaState, ca: pki.CertKey) -> None:
         dns, ips = pki.apiserver_sans(state.external_ip, replica.ip)
@@ -150,6 +172,17 @@ class LocalCluster:
                 argv, pidfile=self.layout.pidfile(replica.name, "kube-apiserver"),
                 log=self.layout.log(replica.name, "kube-apiserver"))
 
+        for component, (module, _user) in ELECTED.items():
+            if self.component_pid(replica.name, component) is None:
+                argv = [sys.executable, "-m", module,
+                        f"--kubeconfig={self.layout.replica(replica.name) / f'{component}.kubeconfig'}",
+                        "--leader-elect=true", f"--identity-prefix={replica.name}"]
+                if component == "kube-controller-manager":
+                    argv.append(f"--external-ip={state.external_ip}")
+                self.children[replica.name, component] = processes.start(
+                    argv, pidfile=self.layout.pidfile(replica.name, component),
+                    log=self.layout.log(replica.name, component))
+
     def stop_all(self) -> list[str]:
         stopped: list[str] = []
         if not self.layout.exists():
@@ -176,6 +209,24 @@ class LocalCluster:
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
             return False, str(err) or type(err).__name__
 
+    async def lease_holders(self, ip: str, names: tuple[str, ...]) -> dict[str, str | None]:
+        """Holder identities of kube-system Leases, read through the API (None: no lease or no answer)."""
+        holders: dict[str, str | None] = dict.fromkeys(names)
+        creds = Credentials.from_kubeconfig(self.layout.kubeconfig)
+        creds = Credentials(server=f"https://{ip}:{APISERVER_PORT}", ca_pem=creds.ca_pem, cert_pem=creds.cert_pem,
+                            key_pem=creds.key_pem)
+        try:
+            async with ApiClient(creds, timeout=3.0) as client:
+                for name in names:
+                    try:
+                        lease = await client.get(LEASES, name, "kube-system")
+                    except ApiError:
+                        continue
+                    holders[name] = (lease.get("spec") or {}).get("holderIdentity") or None
+        except (OSError, ssl.SSLError):
+            pass
+        return holders
+
     async def etcd_member(self, ip: str) -> tuple[str | None, bool]:
         """(member id in hex, whether it is the leader), or (None, False) when it does not answer."""
         async with Storage(f"{ip}:{ETCD_CLIENT_PORT}", timeout=2.0) as store:
@@ -193,6 +244,8 @@ class LocalCluster:
             if ok:
                 return
             for component in COMPONENTS:
+                if component in ELECTED:
+                    continue  # they wait for the API; `hakube status` shows how they fare
                 child = self.children.get((replica, component))
                 exited = child.poll() is not None if child else self.component_pid(replica, component) is None
                 if exited:

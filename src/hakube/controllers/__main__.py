@@ -63,6 +63,7 @@ async def serve(args: argparse.Namespace) -> None:
                 await informers.wait_synced()
                 log.info("informers synced; running controllers: %s", ", ".join(names))
                 await asyncio.gather(*(c.run(ctx) for c in controllers))
+                await asyncio.Event().wait()  # controllers run until cancelled; so does leading
             finally:
                 await informers.stop()
 
