@@ -11,13 +11,22 @@ DIR/replicas/<name>/          one replica: pki/, etcd/ (data), logs/, run/ (pid 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import sys
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 STATE_VERSION = 1
+
+
+class LockedError(Exception):
+    """Another hakube command holds the cluster's lock."""
 
 
 def default_cluster_dir() -> Path:
@@ -32,6 +41,21 @@ class ReplicaState:
     name: str
     zone: str
     ip: str
+    etcd_member_id: str = ""  # hex, once the member exists
+
+
+@dataclass
+class Operation:
+    """A replica add or remove in progress: every step is recorded before it is taken,
+    so running the command again finishes it or rolls it back (DESIGN.md §4)."""
+
+    kind: str  # "add" | "remove"
+    replica: str
+    zone: str
+    ip: str
+    step: str = "planned"
+    force: bool = False
+    keep_nodes: bool = False
 
 
 @dataclass
@@ -42,7 +66,13 @@ class ClusterState:
     multizone: bool = False
     feature_gates: dict[str, bool] = field(default_factory=dict)
     replicas: list[ReplicaState] = field(default_factory=list)
+    auto_repair: bool = False
+    load_balancer: bool = False  # HAProxy holds the external IP (two or more replicas)
+    operation: Operation | None = None
     version: int = STATE_VERSION
+
+    def replica(self, name: str) -> ReplicaState | None:
+        return next((r for r in self.replicas if r.name == name), None)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -51,7 +81,8 @@ class ClusterState:
     def from_json(cls, text: str) -> ClusterState:
         data: dict[str, Any] = json.loads(text)
         replicas = [ReplicaState(**r) for r in data.pop("replicas", [])]
-        return cls(replicas=replicas, **data)
+        op = data.pop("operation", None)
+        return cls(replicas=replicas, operation=Operation(**op) if op else None, **data)
 
 
 class Layout:
@@ -88,6 +119,34 @@ class Layout:
 
     def pidfile(self, name: str, component: str) -> Path:
         return self.replica(name) / "run" / f"{component}.pid"
+
+    @contextlib.contextmanager
+    def lock(self, *, wait: float = 30.0) -> Iterator[None]:
+        """One hakube command at a time on a cluster: the second waits, then refuses."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+") as f:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        f.seek(0)
+                        holder = f.read().strip() or "another process"
+                        raise LockedError(f"another hakube command is working on {self.root} ({holder}); "
+                                          "try again when it has finished") from None
+                    time.sleep(0.1)
+            f.seek(0)
+            f.truncate()
+            f.write(f"pid {os.getpid()}: {' '.join(sys.argv[1:3])}")
+            f.flush()
+            try:
+                yield
+            finally:
+                f.seek(0)
+                f.truncate()
+                fcntl.flock(f, fcntl.LOCK_UN)
 
     def exists(self) -> bool:
         return self.state_file.exists()
