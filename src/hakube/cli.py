@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hakube.cluster import nodes as hollow_nodes
 from hakube.cluster.layout import default_cluster_dir
 from hakube.cluster.local import APISERVER_PORT, COMPONENTS, ClusterError, LocalCluster, UpOptions
 from hakube.store.etcd import EtcdVersionError
@@ -156,6 +157,55 @@ def down(cluster_dir: ClusterDir = None) -> None:
         raise fail(f"no cluster in {cluster.layout.root}")
     stopped = cluster.stop_all()
     out.print(f"stopped {len(stopped)} processes" + (f": {', '.join(stopped)}" if stopped else ""))
+
+
+# -- hakube nodes add|remove ---------------------------------------------------------------------
+
+nodes_app = typer.Typer(no_args_is_help=True, help="Hollow worker nodes (one host process per 'add').")
+app.add_typer(nodes_app, name="nodes")
+
+
+def _running_cluster(cluster_dir: Path | None) -> LocalCluster:
+    cluster = LocalCluster(_dir(cluster_dir))
+    if not cluster.layout.exists():
+        raise fail(f"no cluster in {cluster.layout.root}; create one with 'hakube up'")
+    return cluster
+
+
+@nodes_app.command("add")
+def nodes_add(
+    count: Annotated[int, typer.Option("--count", help="how many nodes")],
+    cluster_dir: ClusterDir = None,
+    zone: Annotated[str | None, typer.Option(help="zone of the nodes (default: the first replica's)")] = None,
+) -> None:
+    """Start COUNT hollow nodes in a new host process and wait until they are Ready."""
+    cluster = _running_cluster(cluster_dir)
+    try:
+        host, names = asyncio.run(hollow_nodes.add_nodes(cluster, count=count, zone=zone))
+    except ClusterError as e:
+        raise fail(str(e)) from None
+    out.print(f"added {len(names)} hollow nodes in zone {host.zone} ({host.name}): {', '.join(names)}",
+              markup=False, highlight=False)
+
+
+@nodes_app.command("remove")
+def nodes_remove(
+    names: Annotated[list[str] | None, typer.Argument(help="node names", show_default=False)] = None,
+    cluster_dir: ClusterDir = None,
+    count: Annotated[int | None, typer.Option("--count", help="remove this many (newest first)")] = None,
+    zone: Annotated[str | None, typer.Option(help="with --count: only nodes of this zone")] = None,
+) -> None:
+    """Remove hollow nodes by NAME, or --count N [--zone Z]: stop them, delete their Node, Lease and pods."""
+    if names and (count is not None or zone):
+        raise fail("give node names, or --count N [--zone Z], not both")
+    if zone and count is None:
+        raise fail("--zone needs --count")
+    cluster = _running_cluster(cluster_dir)
+    try:
+        removed = asyncio.run(hollow_nodes.remove_nodes(cluster, names=list(names or []), count=count, zone=zone))
+    except ClusterError as e:
+        raise fail(str(e)) from None
+    out.print(f"removed {len(removed)} hollow nodes: {', '.join(removed)}", markup=False, highlight=False)
 
 
 def main() -> None:

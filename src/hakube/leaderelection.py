@@ -178,10 +178,17 @@ class LeaderElector:
         """
         say = on_event or (lambda msg: log.info("%s", msg))
         cfg = self.config
+        changed = asyncio.Event()
+        watcher = asyncio.create_task(self._watch_lease(changed), name=f"watch-lease-{cfg.lease_name}")
         try:
             while True:
-                while not await self.try_acquire_or_renew():  # noqa: ASYNC110 - polling is the protocol
-                    await asyncio.sleep(self._jittered())
+                while not await self.try_acquire_or_renew():
+                    # Poll every retry period as client-go does, but wake at once when the
+                    # Lease changes: a released lease (holder "") is taken over in
+                    # milliseconds instead of up to a retry period later.
+                    changed.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), self._jittered())
                 say(f"{cfg.identity}: became leader of {cfg.namespace}/{cfg.lease_name}")
                 task = asyncio.create_task(lead(self), name=f"lead-{cfg.lease_name}")
                 try:
@@ -193,9 +200,30 @@ class LeaderElector:
                 say(f"{cfg.identity}: stopped leading {cfg.namespace}/{cfg.lease_name}")
                 await asyncio.sleep(self._jittered())  # never a tight loop, whatever ended the term
         finally:
+            watcher.cancel()
             if cfg.release_on_cancel:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self.release())
+
+    async def _watch_lease(self, changed: asyncio.Event) -> None:
+        """Set `changed` on every change of our Lease (best effort; polling still runs without it)."""
+        cfg = self.config
+        rv = ""
+        while True:
+            try:
+                if not rv:
+                    listed = await self.client.list(LEASES, cfg.namespace,
+                                                    field_selector=f"metadata.name={cfg.lease_name}")
+                    rv = listed["metadata"]["resourceVersion"]
+                async for _type, obj in self.client.watch(LEASES, cfg.namespace, resource_version=rv,
+                                                          field_selector=f"metadata.name={cfg.lease_name}",
+                                                          timeout_seconds=300):
+                    rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
+                    changed.set()
+            except ApiError as err:
+                if err.gone:
+                    rv = ""
+                await asyncio.sleep(self.config.retry_period)
 
     async def _renew_until_lost(self, task: asyncio.Task[None]) -> None:
         cfg = self.config

@@ -103,6 +103,8 @@ class LocalStack:
         for name, ck in (("ca", self.ca), ("admin", self.admin)):
             pki.write_pem(d / f"{name}.crt", ck.cert_pem, private=False)
             pki.write_pem(d / f"{name}.key", ck.key_pem, private=True)
+        # The service account signing key, as `hakube up` makes one (TokenRequest and SA tokens).
+        pki.write_pem(self.sa_key_file, pki.create_service_account_key(), private=True)
         write_token_file(self.root / "tokens.csv", [
             TokenRow(self.token, "token-admin", "1", ("system:masters",)),
             TokenRow(self.user_token, "alice", "2", ("developers",)),
@@ -111,6 +113,10 @@ class LocalStack:
     @property
     def ca_file(self) -> Path:
         return self.root / "pki" / "ca.crt"
+
+    @property
+    def sa_key_file(self) -> Path:
+        return self.root / "pki" / "sa.key"
 
     def start_etcd(self) -> None:
         path, version = find_etcd()
@@ -126,10 +132,12 @@ class LocalStack:
     def etcd_endpoint(self) -> str:
         return f"{self.etcd_ip}:2379"
 
-    def start_apiserver(self, *extra: str, quorum_reads: bool = True) -> ApiServerProcess:
+    def start_apiserver(self, *extra: str, quorum_reads: bool = True,
+                        external_ip: str | None = None) -> ApiServerProcess:
+        """An API server on a loopback address of its own; its certificate also names `external_ip`."""
         ip = free_loopback_ip((6443,))
         n = len(self.apiservers)
-        dns, ips = pki.apiserver_sans(ip, ip)
+        dns, ips = pki.apiserver_sans(external_ip or ip, ip)
         serving = pki.issue_cert(self.ca, common_name="kube-apiserver", dns_names=dns, ip_addresses=ips,
                                  server=True)
         d = self.root / f"apiserver-{n}"
@@ -141,6 +149,8 @@ class LocalStack:
                 f"--bind-address={ip}", "--secure-port=6443", f"--tls-cert-file={d / 'tls.crt'}",
                 f"--tls-private-key-file={d / 'tls.key'}", f"--client-ca-file={self.ca_file}",
                 f"--token-auth-file={self.root / 'tokens.csv'}",
+                f"--service-account-signing-key-file={self.sa_key_file}",
+                f"--service-account-key-file={self.sa_key_file}",
                 f"--quorum-reads={'true' if quorum_reads else 'false'}", *extra]
         proc = subprocess.Popen(argv, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})

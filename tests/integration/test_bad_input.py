@@ -334,8 +334,9 @@ def test_user_without_permission_is_403(api: Client, stack: LocalStack, ns: str)
     reply = api.request("GET", f"/api/v1/namespaces/{ns}/configmaps/yaml-ok", token=stack.user_token,
                         cert=False)
     status = assert_status(reply, 403, "Forbidden")
-    assert status["message"] == (f'configmaps is forbidden: User "alice" cannot get resource "configmaps" '
-                                 f'in API group "" in the namespace "{ns}"')
+    # A request for one object names it (apierrors.NewForbidden with the name).
+    assert status["message"] == (f'configmaps "yaml-ok" is forbidden: User "alice" cannot get resource '
+                                 f'"configmaps" in API group "" in the namespace "{ns}"')
     write = api.request("POST", f"/api/v1/namespaces/{ns}/configmaps", configmap("by-alice"),
                         token=stack.user_token, cert=False)
     status = assert_status(write, 403, "Forbidden")

@@ -618,12 +618,10 @@ def test_raw_readyz(kubectl: Kubectl) -> None:
     assert verbose.rstrip().endswith("readyz check passed")
 
 
-def test_create_configmap_protobuf_not_supported_yet(kubectl: Kubectl, ns: str) -> None:
-    # Protobuf request bodies are not decoded yet (API-COMPAT.md §0 item 2, §10). When they
-    # are, this test fails: turn it into one that checks the ConfigMap was created.
+def test_create_configmap_sends_protobuf(kubectl: Kubectl, ns: str) -> None:
+    # kubectl's typed commands send protobuf bodies and never fall back to JSON (API-COMPAT.md
+    # §0 item 2, §10); test_protobuf_kubectl.py covers the other typed commands.
     name = _unique("proto")
-    proc = kubectl.run("-n", ns, "create", "configmap", name, "--from-literal=a=b", check=False)
-    assert proc.returncode != 0
-    assert "unknown format" in proc.stderr
-    assert "application/json" in proc.stderr
-    assert _gone(kubectl, ns, "configmap", name)
+    out = kubectl.run("-n", ns, "create", "configmap", name, "--from-literal=a=b").stdout
+    assert out.strip() == f"configmap/{name} created"
+    assert kubectl.json("-n", ns, "get", "configmap", name)["data"] == {"a": "b"}

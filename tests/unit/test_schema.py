@@ -143,12 +143,15 @@ def _client_models() -> Any:
 def _client_class(models: Any, type_name: str) -> Any:
     """The official client's model class for one of our types, if it has one."""
     package, short = type_name.rsplit(".", 1)
-    group = package.split(".")[-2]
-    candidates = [f"V1{short}"]
+    group, version = package.split(".")[-2:]
+    version = version.capitalize()
+    candidates = [f"{version}{short}", f"{group.capitalize()}{version}{short}"]
     if group == "events":
         candidates.insert(0, f"EventsV1{short}")
     if group == "core":
         candidates.insert(0, f"CoreV1{short}")
+    if group == "discovery":
+        candidates.insert(0, f"DiscoveryV1{short}")
     for candidate in candidates:
         if hasattr(models, candidate):
             return getattr(models, candidate)

@@ -15,6 +15,7 @@ import uvloop
 from aiohttp import web
 
 from hakube.apiserver.app import ApiServer, ServerConfig
+from hakube.apiserver.listeners import ExtraListeners
 from hakube.store.storage import TLSFiles
 
 
@@ -31,12 +32,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--tls-private-key-file", type=Path, required=True)
     p.add_argument("--client-ca-file", type=Path, required=True)
     p.add_argument("--token-auth-file", type=Path)
+    p.add_argument("--service-account-signing-key-file", type=Path,
+                   help="PEM private key (RSA or P-256) that signs TokenRequest tokens")
+    p.add_argument("--service-account-key-file", type=Path, action="append", default=[],
+                   help="PEM file of keys that verify service account tokens (repeatable)")
+    p.add_argument("--service-account-issuer", default="https://kubernetes.default.svc.cluster.local")
+    p.add_argument("--api-audiences", default="", help="comma-separated; default: the issuer")
     p.add_argument("--quorum-reads", choices=("true", "false"), default="true",
                    help="linearizable etcd reads (true) or serializable reads of the local member (false)")
     p.add_argument("--etcd-compaction-interval", type=float, default=300.0, help="seconds; 0 disables")
     p.add_argument("--watch-cache-history", type=int, default=20_000, help="events kept for watch resumption")
     p.add_argument("--shutdown-delay-duration", type=float, default=0.0,
                    help="seconds to keep serving with /readyz failing after SIGTERM (load balancer drain)")
+    p.add_argument("--listeners-file", type=Path,
+                   help="hakube: extra addresses to serve (the external IP), re-read on SIGHUP; "
+                        "see hakube.apiserver.listeners_file")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -67,11 +77,22 @@ async def serve(args: argparse.Namespace) -> None:
         compaction_interval=args.etcd_compaction_interval,
         watch_history=args.watch_cache_history,
         shutdown_delay=args.shutdown_delay_duration,
+        service_account_signing_key_file=args.service_account_signing_key_file,
+        service_account_key_files=tuple(args.service_account_key_file),
+        service_account_issuer=args.service_account_issuer,
+        api_audiences=tuple(a for a in args.api_audiences.split(",") if a),
     )
     server = ApiServer(config)
-    runner = web.AppRunner(server.build(), access_log=None, handler_cancellation=True)
+    app = server.build()
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    tls = server_ssl(args)
+    listeners = None
+    if args.listeners_file is not None:
+        listeners = ExtraListeners(runner, path=args.listeners_file, ssl_context=tls,
+                                   main_address=(args.bind_address, args.secure_port))
+        listeners.install(app)
     await runner.setup()
-    site = web.TCPSite(runner, args.bind_address, args.secure_port, ssl_context=server_ssl(args),
+    site = web.TCPSite(runner, args.bind_address, args.secure_port, ssl_context=tls,
                        reuse_address=True, backlog=1024)
     await site.start()
     logging.info("serving on https://%s:%d (etcd %s)", args.bind_address, args.secure_port, endpoint)
@@ -79,11 +100,21 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    reconciling = None
+    if listeners is not None:
+        logging.info("listeners: %s", await listeners.reconcile())
+        reconciling = asyncio.create_task(listeners.run(), name="listeners")
+    # SIGHUP re-reads the listeners file; without one it is ignored rather than fatal.
+    loop.add_signal_handler(signal.SIGHUP, listeners.wake if listeners is not None else lambda: None)
     await stop.wait()
     # Graceful shutdown: /readyz fails at once, keep serving while the LB drains us.
     server.shutting_down = True
     logging.info("shutting down: readyz failing, draining for %.1fs", config.shutdown_delay)
     await asyncio.sleep(config.shutdown_delay)
+    if listeners is not None and reconciling is not None:
+        reconciling.cancel()
+        await asyncio.gather(reconciling, return_exceptions=True)
+        await listeners.close()
     await runner.cleanup()
 
 

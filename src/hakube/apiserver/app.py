@@ -18,15 +18,27 @@ from typing import Any
 from aiohttp import web
 
 from hakube import KUBE_VERSION
-from hakube.apiserver import discovery, health, openapi_routes, status
-from hakube.apiserver.auth import PUBLIC_PATHS, Authenticator, User, authorize
-from hakube.apiserver.bootstrap import Compactor, ensure_system_namespaces
+from hakube.apiserver import (
+    codec,
+    discovery,
+    escalation,
+    health,
+    impersonation,
+    openapi_routes,
+    rbac,
+    satoken,
+    status,
+)
+from hakube.apiserver.auth import PUBLIC_PATHS, Authenticator, User
+from hakube.apiserver.bootstrap import Compactor, DefaultObjects, ensure_system_namespaces
 from hakube.apiserver.handlers import ResourceHandler, json_response
 from hakube.apiserver.metrics import Metrics
 from hakube.apiserver.registry import Registry
 from hakube.apiserver.requestinfo import parse_resource_path
 from hakube.apiserver.resources import ResourceTable
+from hakube.apiserver.reviews import Reviews
 from hakube.apiserver.watchcache import WatchCache
+from hakube.store.errors import KeyNotFound
 from hakube.store.storage import Storage, TLSFiles
 
 log = logging.getLogger(__name__)
@@ -44,6 +56,13 @@ class ServerConfig:
     compaction_interval: float = 300.0
     watch_history: int = 20_000
     shutdown_delay: float = 0.0
+    # Service account tokens: the key TokenRequest signs with, the keys tokens verify with
+    # (the signing key's public half is always one), the issuer, and the audiences the API
+    # server accepts (default: the issuer), as kube-apiserver's --service-account-* flags.
+    service_account_signing_key_file: Path | None = None
+    service_account_key_files: tuple[Path, ...] = ()
+    service_account_issuer: str = satoken.DEFAULT_ISSUER
+    api_audiences: tuple[str, ...] = ()
 
 
 def version_info() -> dict[str, str]:
@@ -66,8 +85,13 @@ class ApiServer:
         self.cache = WatchCache(self.storage, history=config.watch_history,
                                 on_watchers=self.metrics.set_watchers)
         self.registries = {(r.group, r.version, r.plural): Registry(r, self.storage, self.cache)
-                           for r in self.table.resources}
-        self.authenticator = Authenticator(config.token_file)
+                           for r in self.table.resources if not r.virtual}
+        signer, verifier = _service_account_keys(config)
+        self.authenticator = Authenticator(config.token_file, service_accounts=verifier, lookup=self.lookup)
+        self.authorizer = rbac.RBACAuthorizer(self.cache)
+        self.defaults = DefaultObjects(self.registries, policy=self.authorizer.index)
+        self.reviews = Reviews(self.authorizer, self.registries, signer,
+                               config.api_audiences or (config.service_account_issuer,))
         self.shutting_down = False
         self._etcd_ok = False
         self._etcd_checked = 0.0
@@ -82,6 +106,9 @@ class ApiServer:
                                 name="system-namespaces"),
             asyncio.create_task(self._guard(Compactor(self.storage, self.config.compaction_interval).run(),
                                             "compactor"), name="compactor"),
+            asyncio.create_task(self._guard(self.defaults.run(), "default-objects"), name="default-objects"),
+            asyncio.create_task(self._guard(self.defaults.run_aggregation(), "clusterrole-aggregation"),
+                                name="clusterrole-aggregation"),
         ]
         yield
         self.shutting_down = True
@@ -90,6 +117,7 @@ class ApiServer:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self.authorizer.close()
         await self.cache.stop()
         await self.storage.close()
 
@@ -118,6 +146,10 @@ class ApiServer:
             checks.append(health.HealthCheck("etcd", self.etcd_healthy))
         if endpoint == "readyz":
             checks.append(health.HealthCheck("informer-sync", self._cache_ready))
+            # Until the default policy exists, our own components would be refused.
+            checks.append(health.HealthCheck("poststarthook/rbac/bootstrap-roles", self._defaults_done))
+            checks.append(health.HealthCheck("poststarthook/scheduling/bootstrap-system-priority-classes",
+                                             self._defaults_done))
             checks.append(health.HealthCheck("shutdown", self._not_shutting_down))
         return checks
 
@@ -126,6 +158,19 @@ class ApiServer:
 
     async def _not_shutting_down(self) -> bool:
         return not self.shutting_down
+
+    async def _defaults_done(self) -> bool:
+        return self.defaults.done.is_set()
+
+    async def lookup(self, key: str) -> dict[str, Any] | None:
+        """An object by its etcd key: from the watch cache once it is ready, else from etcd."""
+        if self.cache.ready.is_set():
+            return self.cache.get(key)
+        try:
+            kv = await self.storage.get(key)
+        except KeyNotFound:
+            return None
+        return codec.decode_from_storage(kv.value, kv.mod_revision)
 
     # -- middleware --------------------------------------------------------------
 
@@ -141,14 +186,18 @@ class ApiServer:
                 "get" if info.name else "list")
         resource = info.resource if info else ""
         code = 500
+        requester = None
         try:
             if not request.path.startswith(PUBLIC_PATHS) and request.path != "/metrics":
-                user = self.authenticator.authenticate(request)
+                user = await self.authenticator.authenticate_request(request)
                 if user is None:
                     raise status.unauthorized()
+                if impersonation.requested(request.headers):
+                    user = impersonation.impersonate(user, request.headers, self.authorizer)
                 request["user"] = user
-                authorize(user, request, verb=verb, resource=resource, group=info.group if info else "",
-                          namespace=info.namespace if info else None)
+                self.authorize(user, request, info)
+                # Who writes, for the RBAC strategies' escalation checks (the request context upstream).
+                requester = escalation.REQUESTER.set(escalation.Requester(user, self.authorizer))
             response = await handler(request)
             code = response.status
             return response
@@ -165,10 +214,22 @@ class ApiServer:
             code = 500
             return json_response(status.internal(type(err).__name__).to_status(), code=500)
         finally:
+            if requester is not None:
+                escalation.REQUESTER.reset(requester)
             labels = (verb.upper() if verb != "watch" else "WATCH", info.group if info else "",
                       resource, info.subresource if info else "")
             self.metrics.observe_request(labels, code,
                                          None if verb == "watch" else time.perf_counter() - start)
+
+    def authorize(self, user: User, request: web.Request, info: Any) -> None:
+        """403 unless RBAC allows the request (system:masters always may)."""
+        if user.is_master:
+            return
+        attrs = rbac.request_attributes(user, request.method, request.path, request.query, info)
+        decision = self.authorizer.authorize(attrs)
+        if not decision.allowed:
+            raise status.StatusError(403, "Forbidden", rbac.forbidden_message(attrs, decision.reason),
+                                     details=rbac.forbidden_details(attrs))
 
     # -- routes --------------------------------------------------------------------
 
@@ -177,6 +238,12 @@ class ApiServer:
         if info is None:
             raise status.StatusError(404, "NotFound", "the server could not find the requested resource",
                                      details={})
+        resource = self.table.lookup(info.group, info.version, info.resource)
+        if resource is not None and resource.virtual:
+            if resource.namespaced != (info.namespace is not None):
+                raise status.StatusError(404, "NotFound", "the server could not find the requested resource",
+                                         details={})
+            return await self.reviews.handle(resource, info, request)
         reg = self.registries.get((info.group, info.version, info.resource))
         if reg is None:
             raise status.StatusError(404, "NotFound", "the server could not find the requested resource",
@@ -190,6 +257,8 @@ class ApiServer:
         if not self.cache.ready.is_set():
             raise status.unavailable("the request has been made before all known HTTP paths have been "
                                      "installed, please try again", retry_after=1)
+        if info.subresource == "token" and reg.resource.plural == "serviceaccounts" and info.name:
+            return await self.reviews.token(reg, info, request)
         return await ResourceHandler(reg, info).handle(request)
 
     async def api(self, request: web.Request) -> web.Response:
@@ -221,9 +290,10 @@ class ApiServer:
         return json_response(version_info())
 
     async def metrics_endpoint(self, request: web.Request) -> web.Response:
-        user = self.authenticator.authenticate(request)
+        user = await self.authenticator.authenticate_request(request)
         if user is None:
             raise status.unauthorized()
+        self.authorize(user, request, None)  # system:monitoring, or cluster-admin
         return web.Response(body=self.metrics.render(), content_type="text/plain", charset="utf-8")
 
     def health_route(self, endpoint: str) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -246,6 +316,22 @@ class ApiServer:
         app.router.add_route("*", "/api/{tail:.*}", self.group_or_version)
         app.router.add_route("*", "/apis/{tail:.*}", self.group_or_version)
         return app
+
+
+def _service_account_keys(config: ServerConfig) -> tuple[satoken.TokenSigner | None, satoken.TokenVerifier | None]:
+    """The TokenRequest signer and the token verifier the flags describe (either may be absent)."""
+    signer = None
+    keys: list[satoken.PublicKey] = []
+    if config.service_account_signing_key_file is not None:
+        private = satoken.load_private_key(config.service_account_signing_key_file)
+        signer = satoken.TokenSigner(private, issuer=config.service_account_issuer)
+        keys.append(private.public_key())
+    for path in config.service_account_key_files:
+        keys += satoken.load_public_keys(path)
+    if not keys:
+        return signer, None
+    audiences = config.api_audiences or (config.service_account_issuer,)
+    return signer, satoken.TokenVerifier(keys, issuer=config.service_account_issuer, audiences=audiences)
 
 
 def _aggregated(body: dict[str, Any]) -> web.Response:

@@ -1,7 +1,8 @@
 """Reading and checking request bodies: size, media type, kind, strict fields.
 
 The checks kube-apiserver makes before a body reaches the registry: bodies
-over the limit get 413, unknown media types 415, undecodable bodies 400, a
+over the limit get 413, unknown media types 415 (JSON, YAML and, for the kinds
+the protobuf tables know, protobuf are decoded), undecodable bodies 400, a
 kind or apiVersion that does not belong to the URL 400, and — with
 `fieldValidation=Strict` — unknown or duplicate fields 400 naming them
 (`Warn`, the default, turns them into `Warning` headers).
@@ -14,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hakube.apiserver import codec, status
+from hakube.apiserver import codec, protobuf, status
 from hakube.apiserver.resources import Resource
 from hakube.apiserver.schema.registry import TYPES, type_for
 from hakube.apiserver.schema.validate import find_duplicate_fields, strict_error_message, unknown_fields
@@ -65,21 +66,8 @@ def check_fields(resource: Resource, obj: Any, raw: bytes, mode: str, *, kind: s
     return [f'unknown field "{p}"' for p in unknown] + [f'duplicate field "{p}"' for p in duplicates]
 
 
-async def read_object(request: web.Request, resource: Resource, *, kind: str | None = None,
-                      api_version: str | None = None) -> Body:
-    """A create/update body for `resource` (or for the given kind, for subresources)."""
-    raw = await read_raw(request)
-    content_type = request.headers.get("Content-Type", "")
-    mt = codec.media_type(content_type)
-    if mt == codec.PROTOBUF:
-        raise status.unsupported_media_type(mt, codec.BODY_TYPES)
-    obj = codec.decode_body(raw, content_type)
-    if not isinstance(obj, dict):
-        raise status.bad_request("Object 'Kind' is missing in '" + raw[:200].decode(errors="replace") + "'")
-    want_kind = kind or resource.kind
-    want_version = api_version or resource.api_version
-    got_kind = obj.get("kind")
-    got_version = obj.get("apiVersion")
+def check_type(got_kind: Any, got_version: Any, want_kind: str, want_version: str) -> None:
+    """400 when a body names another kind or apiVersion than the URL (an absent one takes the URL's)."""
     if got_kind and got_kind != want_kind:
         raise status.bad_request(
             f"{got_kind} in version \"{got_version or ''}\" cannot be handled as a {want_kind}: "
@@ -88,6 +76,25 @@ async def read_object(request: web.Request, resource: Resource, *, kind: str | N
         raise status.bad_request(
             f'the API version in the data ({got_version}) does not match the expected API version '
             f'({want_version})')
+
+
+async def read_object(request: web.Request, resource: Resource, *, kind: str | None = None,
+                      api_version: str | None = None) -> Body:
+    """A create/update body for `resource` (or for the given kind, for subresources)."""
+    raw = await read_raw(request)
+    content_type = request.headers.get("Content-Type", "")
+    mt = codec.media_type(content_type)
+    want_kind = kind or resource.kind
+    want_version = api_version or resource.api_version
+    if mt == codec.PROTOBUF:
+        envelope = protobuf.read_envelope(raw)
+        check_type(envelope.kind, envelope.api_version, want_kind, want_version)
+        obj = protobuf.decode_object(envelope, kind=want_kind, api_version=want_version)
+    else:
+        obj = codec.decode_body(raw, content_type)
+        if not isinstance(obj, dict):
+            raise status.bad_request("Object 'Kind' is missing in '" + raw[:200].decode(errors="replace") + "'")
+        check_type(obj.get("kind"), obj.get("apiVersion"), want_kind, want_version)
     obj["kind"], obj["apiVersion"] = want_kind, want_version
     group, _, version = want_version.rpartition("/")
     warnings = check_fields(resource, obj, raw, field_validation(request), kind=want_kind, group=group,

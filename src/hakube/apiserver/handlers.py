@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hakube.apiserver import codec, listing, negotiate, patch, status, subresources, watch
+from hakube.apiserver import codec, listing, negotiate, patch, protobuf, status, subresources, watch
 from hakube.apiserver.bodies import Body, check_fields, field_validation, read_object, read_raw
 from hakube.apiserver.listing import check_field_selector, list_options
 from hakube.apiserver.registry import Registry, WriteOptions
@@ -177,8 +177,11 @@ class ResourceHandler:
 async def delete_options(request: web.Request) -> Obj:
     raw = await read_raw(request)
     options: Obj = {}
-    if raw.strip():
-        parsed = codec.decode_body(raw, request.headers.get("Content-Type", ""))
+    content_type = request.headers.get("Content-Type", "")
+    if codec.media_type(content_type) == codec.PROTOBUF and raw:
+        options = protobuf.decode_delete_options(raw)
+    elif raw.strip():
+        parsed = codec.decode_body(raw, content_type)
         if not isinstance(parsed, dict):
             raise status.bad_request("DeleteOptions must be an object")
         options = parsed

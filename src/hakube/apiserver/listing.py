@@ -130,6 +130,8 @@ async def list_objects(reg: Registry, namespace: str | None, opts: ListOptions) 
     items = cache.snapshot(prefix)
     if match is not None:
         items = [o for o in items if match(o)]
+    if reg.converts:
+        items = [reg.present(o) for o in items]
     return _list_body(reg, items, cache.revision, "", None)
 
 

@@ -131,6 +131,21 @@ _D_SA_SECRETS = (
     "requested directly using the TokenRequest API, or service account token secrets can be manually "
     "created. More info: https://kubernetes.io/docs/concepts/configuration/secret"
 )
+_D_SLICE_ADDRESS_TYPE = (
+    "addressType specifies the type of address carried by this EndpointSlice. All addresses in this slice "
+    "must be the same type. This field is immutable after creation. The following address types are "
+    "currently supported: * IPv4: Represents an IPv4 Address. * IPv6: Represents an IPv6 Address. * FQDN: "
+    "Represents a Fully Qualified Domain Name."
+)
+_D_SLICE_PORTS = (
+    "ports specifies the list of network ports exposed by each endpoint in this slice. Each port must have a "
+    "unique name. When ports is empty, it indicates that there are no defined ports. When a port is defined "
+    "with a nil port value, it indicates \"all ports\". Each slice may include a maximum of 100 ports."
+)
+_D_SLICE_ENDPOINTS = (
+    "endpoints is a list of unique endpoints in this slice. Each slice may include a maximum of 1000 "
+    "endpoints."
+)
 _D_EP_SUBSETS = (
     "The set of all endpoints is the union of all subsets. Addresses are placed into subsets according "
     "to the IPs they share. A single address with multiple ports, some of which are ready and some of "
@@ -353,6 +368,13 @@ _COLUMNS: dict[str, tuple[Column, ...]] = {
         _c("Selector", "string", _D_SVC_SELECTOR, priority=1),
     ),
     "endpoints": (_NAME_COL, _c("Endpoints", "string", _D_EP_SUBSETS), _AGE_COL),
+    "endpointslices": (
+        _NAME_COL,
+        _c("AddressType", "string", _D_SLICE_ADDRESS_TYPE),
+        _c("Ports", "string", _D_SLICE_PORTS),
+        _c("Endpoints", "string", _D_SLICE_ENDPOINTS),
+        _AGE_COL,
+    ),
     "configmaps": (_NAME_COL, _c("Data", "string", _D_CM_DATA), _AGE_COL),
     "secrets": (
         _NAME_COL, _c("Type", "string", _D_SECRET_TYPE), _c("Data", "string", _D_SECRET_DATA), _AGE_COL,
@@ -378,7 +400,8 @@ _COLUMNS: dict[str, tuple[Column, ...]] = {
 _ALIASES = {
     "deployments.apps": "deployments", "replicasets.apps": "replicasets",
     "daemonsets.apps": "daemonsets", "statefulsets.apps": "statefulsets", "jobs.batch": "jobs",
-    "leases.coordination.k8s.io": "leases", "events.events.k8s.io": "events",
+    "leases.coordination.k8s.io": "leases",
+    "endpointslices.discovery.k8s.io": "endpointslices", "events.events.k8s.io": "events",
 }
 
 
@@ -388,7 +411,10 @@ def _key(resource: str) -> str:
 
 def columns_for(resource: str) -> list[Column]:
     """The columns for `pods`, `deployments` (or `deployments.apps`), …; Name/Created At otherwise."""
-    return list(_COLUMNS.get(_key(resource), DEFAULT_COLUMNS))
+    from hakube.apiserver import printers_policy  # builds on this module
+
+    key = _key(resource)
+    return list(_COLUMNS.get(key) or printers_policy.COLUMNS.get(key, DEFAULT_COLUMNS))
 
 
 def column_definitions(cols: list[Column]) -> list[dict[str, Any]]:
@@ -762,6 +788,30 @@ def _endpoints_row(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     return [_name(obj), _endpoints_cell(obj), _age(obj, now)]
 
 
+def _more(shown: list[str], count: int, limit: int = 3) -> str:
+    """listWithMoreString: the first three, `+ N more...`, or `<unset>` when empty."""
+    text = ",".join(shown)
+    if count > limit:
+        return f"{text} + {count - limit} more..."
+    return text or "<unset>"
+
+
+def _endpointslice_row(obj: Mapping[str, Any], now: datetime) -> list[Any]:
+    """printEndpointSlice: formatDiscoveryPorts and formatDiscoveryEndpoints."""
+    ports = _list(obj, "ports")
+    port_cells = []
+    for p in ports[:3]:
+        cell = "*"  # a nil port means all ports
+        if isinstance(p.get("port"), int) and not isinstance(p.get("port"), bool):
+            cell = str(p["port"])
+        elif isinstance(p.get("name"), str):
+            cell = p["name"]
+        port_cells.append(cell)
+    addresses = [_str(a) for e in _list(obj, "endpoints") for a in (e.get("addresses") or [])]
+    return [_name(obj), _str(obj.get("addressType")), _more(port_cells, len(ports)),
+            _more(addresses[:3], len(addresses)), _age(obj, now)]
+
+
 def _configmap_row(obj: Mapping[str, Any], now: datetime) -> list[Any]:
     return [_name(obj), len(_m(obj, "data")) + len(_m(obj, "binaryData")), _age(obj, now)]
 
@@ -827,6 +877,7 @@ _ROWS: dict[str, Callable[[Mapping[str, Any], datetime], list[Any]]] = {
     "namespaces": _namespace_row,
     "services": _service_row,
     "endpoints": _endpoints_row,
+    "endpointslices": _endpointslice_row,
     "configmaps": _configmap_row,
     "secrets": _secret_row,
     "serviceaccounts": _serviceaccount_row,
@@ -843,7 +894,10 @@ def _default_row(obj: Mapping[str, Any]) -> list[Any]:
 
 def row_for(resource: str, obj: Mapping[str, Any], *, now: datetime | None = None) -> list[Any]:
     """The cells of one Table row, wide columns included, in `columns_for(resource)` order."""
-    printer = _ROWS.get(_key(resource))
+    from hakube.apiserver import printers_policy  # builds on this module
+
+    key = _key(resource)
+    printer = _ROWS.get(key) or printers_policy.ROWS.get(key)
     if printer is None:
         return _default_row(obj)
     return printer(obj, now if now is not None else datetime.now(UTC))

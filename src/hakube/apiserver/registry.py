@@ -46,7 +46,11 @@ class Registry:
         self.storage = storage
         self.cache = cache
         self.strategy = resource.strategy
-        self._type_name = type_for(resource.group, resource.version, resource.kind)
+        # Objects may be stored in another version than the one served (Strategy.storage_version).
+        self.converts = bool(self.strategy.storage_version)
+        self.storage_api_version = self.strategy.storage_version or resource.api_version
+        group, _, version = self.storage_api_version.rpartition("/")
+        self._type_name = type_for(group, version, resource.kind)
 
     # -- helpers ------------------------------------------------------------
 
@@ -60,9 +64,20 @@ class Registry:
         return status.invalid(self.resource.kind, self.resource.group, name, causes)
 
     def decorate(self, obj: Obj) -> Obj:
+        """A stored object as served: in the served version, with its kind and apiVersion."""
+        if self.converts:
+            obj = self.strategy.from_storage_version(obj)
         obj["kind"] = self.resource.kind
         obj["apiVersion"] = self.resource.api_version
         return obj
+
+    def present(self, obj: Obj) -> Obj:
+        """`decorate` for an object shared with others (the watch cache's): the input is not changed."""
+        if self.converts:
+            return self.decorate(obj)
+        if obj.get("kind") == self.resource.kind and obj.get("apiVersion") == self.resource.api_version:
+            return obj
+        return {**obj, "kind": self.resource.kind, "apiVersion": self.resource.api_version}
 
     def _normalize_times(self, obj: Obj) -> None:
         """Time and MicroTime fields in Go's form (timefmt.normalize_times); a non-time fails like a decode."""
@@ -77,6 +92,14 @@ class Registry:
 
     def _decode(self, kv: KV) -> Obj:
         return self.decorate(codec.decode_from_storage(kv.value, kv.mod_revision))
+
+    def _stored(self, kv: KV) -> Obj:
+        """An object as stored, in the storage version (what strategies and writes work on)."""
+        if not self.converts:
+            return self._decode(kv)
+        obj = codec.decode_from_storage(kv.value, kv.mod_revision)
+        obj["kind"], obj["apiVersion"] = self.resource.kind, self.storage_api_version
+        return obj
 
     async def _read(self, key: str, name: str) -> KV:
         try:
@@ -101,6 +124,8 @@ class Registry:
     # -- create ---------------------------------------------------------------
 
     async def create(self, namespace: str | None, obj: Obj, opts: WriteOptions) -> Obj:
+        if self.converts:
+            obj = self.strategy.to_storage_version(obj)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise status.bad_request("metadata must be an object")
@@ -202,8 +227,10 @@ class Registry:
         result: dict[str, Obj] = {}
 
         async def apply(kv: KV) -> UpdateResult:
-            old = self._decode(kv)
-            new = mutate(copy.deepcopy(old))
+            old = self._stored(kv)
+            new = mutate(self.decorate(copy.deepcopy(old)) if self.converts else copy.deepcopy(old))
+            if self.converts:
+                new = self.strategy.to_storage_version(new)
             new = self._prepare_update(new, old, subresource=subresource)
             result["obj"] = new
             if _is_finished(new):
@@ -233,6 +260,12 @@ class Registry:
         elif not self.strategy.allow_unconditional_update:
             raise self.invalid(name, [{"reason": "FieldValueInvalid", "field": "metadata.resourceVersion",
                                        "message": "Invalid value: 0x0: must be specified for an update"}])
+        uid = meta.get("uid")
+        if uid and uid != old["metadata"].get("uid"):
+            # ValidateObjectMetaUpdate: uid is immutable, which makes a uid in an update or patch
+            # body a precondition (controllers' adopt/release patches rely on it).
+            raise self.invalid(name, [{"reason": "FieldValueInvalid", "field": "metadata.uid",
+                                       "message": f'Invalid value: "{uid}": field is immutable'}])
         for field in _SYSTEM_META:
             if field in old["metadata"]:
                 meta[field] = old["metadata"][field]
@@ -275,33 +308,37 @@ class Registry:
         key = self.resource.key(namespace, name)
         preconditions = options.get("preconditions") or {}
         requested_grace = options.get("gracePeriodSeconds")
-        policy = options.get("propagationPolicy")
-        if options.get("orphanDependents") is True:
-            policy = "Orphan"
         current = await self._read(key, name)
         removed = False
         result: dict[str, Obj] = {}
 
         async def decide(kv: KV) -> UpdateResult:
             nonlocal removed
-            obj = self._decode(kv)
+            obj = self._stored(kv)
             self._check_preconditions(obj, preconditions)
             result["obj"] = obj
             meta = obj["metadata"]
             grace = self.strategy.grace_period(obj, requested_grace)
-            finalizers = list(meta.get("finalizers") or [])
-            if policy == "Foreground" and self.strategy.extra.get("gc") and "foregroundDeletion" not in finalizers:
-                finalizers.append("foregroundDeletion")
-            if policy == "Orphan" and self.strategy.extra.get("gc") and "orphan" not in finalizers:
-                finalizers.append("orphan")
-            pending = bool(finalizers) or bool((obj.get("spec") or {}).get("finalizers")
-                                                if self.resource.kind == "Namespace" else False)
+            old_finalizers = list(meta.get("finalizers") or [])
+            finalizers = gc_finalizers(old_finalizers, options)
+            namespace_pending = self.resource.kind == "Namespace" and bool((obj.get("spec") or {}).get("finalizers"))
+            pending = bool(finalizers) or namespace_pending
+            deleting = bool(meta.get("deletionTimestamp"))
+            prior_grace = int(meta.get("deletionGracePeriodSeconds") or 0)
+            if deleting and (namespace_pending or (prior_grace > 0 and grace >= prior_grace)):
+                # Graceful deletion pending (only a shorter grace period changes it), or the
+                # namespace controller still at work (namespace storage.go Delete).
+                return None
             if not pending and grace == 0:
                 removed = True
                 return None if opts.dry_run else DELETE
-            if meta.get("deletionTimestamp") and (pending or grace >= int(
-                    meta.get("deletionGracePeriodSeconds") or 0)):
-                return None  # already being deleted; nothing to shorten
+            if deleting and prior_grace == 0:
+                # Deleted again, e.g. Background after Foreground: only the GC finalizers may change.
+                if finalizers == old_finalizers:
+                    return None
+                meta["finalizers"] = finalizers
+                return None if opts.dry_run else codec.encode_for_storage(
+                    {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}})
             meta["finalizers"] = finalizers
             if not finalizers:
                 del meta["finalizers"]
@@ -318,7 +355,7 @@ class Registry:
             raise self.not_found(name) from None
         obj = result["obj"]
         obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
-        return obj, deleted or removed
+        return self.decorate(obj) if self.converts else obj, deleted or removed
 
     def _check_preconditions(self, obj: Obj, pre: Obj) -> None:
         meta = obj["metadata"]
@@ -329,6 +366,34 @@ class Registry:
             raise self.conflict(meta["name"], "Precondition failed: ResourceVersion in precondition: "
                                               f"{pre['resourceVersion']}, ResourceVersion in object meta: "
                                               f"{meta.get('resourceVersion')}")
+
+
+ORPHAN_FINALIZER = "orphan"
+FOREGROUND_FINALIZER = "foregroundDeletion"
+
+
+def gc_finalizers(current: list[str], options: Obj) -> list[str]:
+    """The finalizers a delete leaves for the garbage collector (apiserver registry/store.go
+    deletionFinalizersForGarbageCollection): an explicit orphanDependents or propagationPolicy
+    decides; without one, the object's own `orphan` / `foregroundDeletion` finalizer stays.
+    Background (or orphanDependents=false) removes both, so a later delete can cancel a
+    foreground or orphan deletion in progress."""
+    gc = (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)
+    orphan_dependents = options.get("orphanDependents")
+    policy = options.get("propagationPolicy")
+    if orphan_dependents is not None:
+        orphan, foreground = bool(orphan_dependents), False
+    elif policy is not None:
+        orphan, foreground = policy == "Orphan", policy == "Foreground"
+    else:
+        first = next((f for f in current if f in gc), None)
+        orphan, foreground = first == ORPHAN_FINALIZER, first == FOREGROUND_FINALIZER
+    wanted = [f for f in current if f not in gc]
+    if orphan:
+        wanted.append(ORPHAN_FINALIZER)
+    if foreground:
+        wanted.append(FOREGROUND_FINALIZER)
+    return current if set(wanted) == set(current) else wanted
 
 
 def _is_finished(obj: Obj) -> bool:
@@ -361,4 +426,5 @@ def too_large_rv(requested: int, current: int) -> status.StatusError:
                           cause="ResourceVersionTooLarge")
 
 
-__all__ = ["Registry", "RevisionConflict", "WriteOptions", "parse_rv", "too_large_rv"]
+__all__ = ["FOREGROUND_FINALIZER", "ORPHAN_FINALIZER", "Registry", "RevisionConflict", "WriteOptions",
+           "gc_finalizers", "parse_rv", "too_large_rv"]

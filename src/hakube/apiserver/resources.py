@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hakube.apiserver.strategies.autoscaling import (
+    HorizontalPodAutoscalerStrategy,
+    HorizontalPodAutoscalerV1Strategy,
+)
+from hakube.apiserver.strategies.batch import CronJobStrategy
 from hakube.apiserver.strategies.core import (
     EventStrategy,
     NamespaceStrategy,
@@ -16,6 +21,16 @@ from hakube.apiserver.strategies.core import (
     SecretStrategy,
     ServiceStrategy,
 )
+from hakube.apiserver.strategies.discovery import EndpointSliceStrategy
+from hakube.apiserver.strategies.policy import (
+    IngressClassStrategy,
+    IngressStrategy,
+    LimitRangeStrategy,
+    PodDisruptionBudgetStrategy,
+    PriorityClassStrategy,
+    ResourceQuotaStrategy,
+)
+from hakube.apiserver.strategies.rbac import RoleBindingStrategy, RoleStrategy
 from hakube.apiserver.strategies.workloads import (
     DaemonSetStrategy,
     DeploymentStrategy,
@@ -55,6 +70,8 @@ class Resource:
     subresources: tuple[Subresource, ...] = ()
     key_prefix: str = ""
     verbs: tuple[str, ...] = ALL_VERBS
+    # Nothing is stored: a create is answered and forgotten (the access reviews).
+    virtual: bool = False
 
     @property
     def api_version(self) -> str:
@@ -128,7 +145,14 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "configmaps", "configmap", "ConfigMap", True, Strategy(), short_names=("cm",)),
     Resource("", "v1", "secrets", "secret", "Secret", True, SecretStrategy(extra_fields=("type",))),
     Resource("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", True, Strategy(),
-             short_names=("sa",)),
+             short_names=("sa",),
+             subresources=(Subresource("token", "TokenRequest", ("create",), group="authentication.k8s.io",
+                                       version="v1"),)),
+    Resource("", "v1", "resourcequotas", "resourcequota", "ResourceQuota", True,
+             ResourceQuotaStrategy(has_status=True), short_names=("quota",),
+             subresources=(_status("ResourceQuota"),)),
+    Resource("", "v1", "limitranges", "limitrange", "LimitRange", True, LimitRangeStrategy(),
+             short_names=("limits",)),
     Resource("", "v1", "events", "event", "Event", True,
              EventStrategy(extra_fields=_EVENT_FIELDS, extra=_CREATE_ON_UPDATE),
              short_names=("ev",)),
@@ -147,7 +171,46 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("batch", "v1", "jobs", "job", "Job", True,
              JobStrategy(has_status=True, tracks_generation=True),
              categories=("all",), subresources=(_status("Job"),)),
+    Resource("batch", "v1", "cronjobs", "cronjob", "CronJob", True,
+             CronJobStrategy(has_status=True, tracks_generation=True),
+             short_names=("cj",), categories=("all",), subresources=(_status("CronJob"),)),
+    # Stored once, as autoscaling/v2 (the preferred version, listed first); v1 converts at the edge.
+    Resource("autoscaling", "v2", "horizontalpodautoscalers", "horizontalpodautoscaler",
+             "HorizontalPodAutoscaler", True, HorizontalPodAutoscalerStrategy(has_status=True),
+             short_names=("hpa",), categories=("all",), subresources=(_status("HorizontalPodAutoscaler"),)),
+    Resource("autoscaling", "v1", "horizontalpodautoscalers", "horizontalpodautoscaler",
+             "HorizontalPodAutoscaler", True, HorizontalPodAutoscalerV1Strategy(has_status=True),
+             short_names=("hpa",), categories=("all",), subresources=(_status("HorizontalPodAutoscaler"),)),
+    Resource("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", True,
+             PodDisruptionBudgetStrategy(has_status=True, tracks_generation=True),
+             short_names=("pdb",), subresources=(_status("PodDisruptionBudget"),)),
+    Resource("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", False,
+             PriorityClassStrategy(), short_names=("pc",)),
+    Resource("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", True,
+             IngressStrategy(has_status=True, tracks_generation=True),
+             short_names=("ing",), subresources=(_status("Ingress"),), key_prefix="ingress"),
+    Resource("networking.k8s.io", "v1", "ingressclasses", "ingressclass", "IngressClass", False,
+             IngressClassStrategy(tracks_generation=True)),
+    Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding",
+             "ClusterRoleBinding", False, RoleBindingStrategy(namespaced=False)),
+    Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", False,
+             RoleStrategy(namespaced=False)),
+    Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", True,
+             RoleBindingStrategy()),
+    Resource("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", True, RoleStrategy()),
+    Resource("authentication.k8s.io", "v1", "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview",
+             False, verbs=("create",), virtual=True),
+    Resource("authorization.k8s.io", "v1", "localsubjectaccessreviews", "localsubjectaccessreview",
+             "LocalSubjectAccessReview", True, verbs=("create",), virtual=True),
+    Resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview",
+             "SelfSubjectAccessReview", False, verbs=("create",), virtual=True),
+    Resource("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "selfsubjectrulesreview",
+             "SelfSubjectRulesReview", False, verbs=("create",), virtual=True),
+    Resource("authorization.k8s.io", "v1", "subjectaccessreviews", "subjectaccessreview",
+             "SubjectAccessReview", False, verbs=("create",), virtual=True),
     Resource("coordination.k8s.io", "v1", "leases", "lease", "Lease", True, Strategy(extra=_CREATE_ON_UPDATE)),
+    Resource("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", True,
+             EndpointSliceStrategy(tracks_generation=True), key_prefix="endpointslices"),
     # events.k8s.io/v1 Events are stored apart from core/v1 Events for now;
     # kube-apiserver shares one storage and converts between the versions.
     Resource("events.k8s.io", "v1", "events", "event", "Event", True,

@@ -51,6 +51,20 @@ class Strategy:
     # Resources with a spec bump generation when it changes; others never do.
     tracks_generation: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    # "group/version" the objects are stored in when this resource is served in
+    # another version (autoscaling/v1 HPAs are stored as autoscaling/v2); the two
+    # methods below convert at the edge, as kube converts through its internal version.
+    storage_version: str = ""
+
+    # -- versions ---------------------------------------------------------
+
+    def to_storage_version(self, obj: Obj) -> Obj:
+        """A request body in the served version, as stored (a new object)."""
+        return obj
+
+    def from_storage_version(self, obj: Obj) -> Obj:
+        """A stored object in the served version (a new object; the input is shared)."""
+        return obj
 
     # -- create / update --------------------------------------------------
 

@@ -133,10 +133,16 @@ async def _binding(reg: Registry, info: RequestInfo, request: web.Request) -> we
     if not node:
         raise status.invalid("Binding", "", info.name, [{"reason": "FieldValueRequired",
                                                            "field": "target.name", "message": "Required value"}])
-    annotations = (body.obj.get("metadata") or {}).get("annotations") or {}
+    binding_meta = body.obj.get("metadata") or {}
+    annotations = binding_meta.get("annotations") or {}
+    # The binding's uid and resourceVersion are preconditions (setPodNodeAndMetadata): a decision
+    # made for one pod must not land on another created since under the same name.
+    preconditions = {k: binding_meta[k] for k in ("uid", "resourceVersion") if binding_meta.get(k)}
 
     def bind(pod: Obj) -> Obj:
         meta, spec = pod["metadata"], pod.setdefault("spec", {})
+        if preconditions:
+            reg._check_preconditions(pod, preconditions)
         if meta.get("deletionTimestamp"):
             raise status.conflict("pods", "", info.name,
                                   f"pod {info.name} is being deleted, cannot be assigned to a host")
@@ -154,7 +160,8 @@ async def _binding(reg: Registry, info: RequestInfo, request: web.Request) -> we
         meta.pop("resourceVersion", None)
         return pod
 
-    await reg.update(info.namespace, info.name, bind, handlers.write_options(request), subresource="status")
+    # An internal update: a "status" one would keep the stored spec and drop the nodeName just set.
+    await reg.update(info.namespace, info.name, bind, handlers.write_options(request), subresource="binding")
     return _success()
 
 

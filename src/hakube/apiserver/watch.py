@@ -45,18 +45,14 @@ class _Encoder:
         self.kind = reg.resource.kind
         self.api_version = reg.resource.api_version
 
-    def _decorate(self, obj: dict[str, Any]) -> dict[str, Any]:
-        if obj.get("kind") == self.kind and obj.get("apiVersion") == self.api_version:
-            return obj
-        return {**obj, "kind": self.kind, "apiVersion": self.api_version}
-
     def line(self, event_type: str, event: CacheEvent | None, obj: dict[str, Any]) -> bytes:
+        # As served: in the served version (a converted copy), with kind and apiVersion.
+        decorated = self.reg.present(obj)
         if self.out.table:
             meta = {"resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
-            table = negotiate.to_table(self.reg.resource, [obj], meta, self.out, headers=self.first)
+            table = negotiate.to_table(self.reg.resource, [decorated], meta, self.out, headers=self.first)
             self.first = False
             return _event_line(event_type, codec.dumps(table))
-        decorated = self._decorate(obj)
         if event is not None and decorated is obj:
             return _event_line(event_type, event.obj_json())
         return _event_line(event_type, codec.dumps(decorated))

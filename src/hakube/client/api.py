@@ -85,6 +85,7 @@ STATEFULSETS = ResourceRef("apps", "v1", "statefulsets")
 DAEMONSETS = ResourceRef("apps", "v1", "daemonsets")
 JOBS = ResourceRef("batch", "v1", "jobs")
 LEASES = ResourceRef("coordination.k8s.io", "v1", "leases")
+ENDPOINTSLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices")
 
 
 @dataclass(frozen=True)

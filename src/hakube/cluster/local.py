@@ -168,6 +168,11 @@ class LocalCluster:
                     f"--client-ca-file={self.layout.pki / 'ca.crt'}",
                     f"--token-auth-file={self.layout.tokens}",
                     f"--quorum-reads={'true' if state.quorum_reads else 'false'}"]
+            # One service account signing key for the cluster (every replica signs and verifies with it).
+            sa_key = self.layout.pki / "sa.key"
+            if not sa_key.exists():
+                pki.write_pem(sa_key, pki.create_service_account_key(), private=True)
+            argv += [f"--service-account-signing-key-file={sa_key}", f"--service-account-key-file={sa_key}"]
             self.children[replica.name, "kube-apiserver"] = processes.start(
                 argv, pidfile=self.layout.pidfile(replica.name, "kube-apiserver"),
                 log=self.layout.log(replica.name, "kube-apiserver"))
@@ -187,6 +192,9 @@ class LocalCluster:
         stopped: list[str] = []
         if not self.layout.exists():
             return stopped
+        from hakube.cluster.nodes import NodeHosts  # builds on this module: import when used
+
+        stopped += NodeHosts(self.layout).stop_all()  # the worker nodes first, as kube-down does
         for replica in self.layout.load().replicas:
             for component in COMPONENTS:
                 if processes.stop(self.layout.pidfile(replica.name, component)):

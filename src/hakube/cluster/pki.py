@@ -36,6 +36,7 @@ __all__ = [
     "CertKey",
     "apiserver_sans",
     "create_ca",
+    "create_service_account_key",
     "issue_cert",
     "load_cert_key",
     "write_pem",
@@ -281,3 +282,14 @@ def load_cert_key(cert_path: Path, key_path: Path) -> CertKey:
     if cert.public_key() != key.public_key():
         raise ValueError(f"{key_path} is not the private key of {cert_path}")
     return CertKey(cert_pem=cert_pem, key_pem=key_pem)
+
+
+def create_service_account_key() -> bytes:
+    """A PEM (PKCS#8) RSA-2048 private key for signing service account tokens.
+
+    RSA, as kubeadm's `sa.key`: RS256 is the one algorithm every JWT consumer
+    accepts. The API server verifies with its public half.
+    """
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())

@@ -107,6 +107,17 @@ def _translate(err: grpc.aio.AioRpcError, *, revision: int = 0) -> StoreError:
     return Unavailable(f"etcd error {code.name}: {details}")
 
 
+def open_channel(endpoint: str, tls: TLSFiles | None) -> grpc.aio.Channel:
+    """A gRPC channel to one etcd endpoint ("host:port"); TLS with a client certificate when `tls` is set."""
+    options = [("grpc.max_receive_message_length", 64 * 1024 * 1024),
+               ("grpc.keepalive_time_ms", 10_000), ("grpc.keepalive_timeout_ms", 5_000)]
+    if tls is None:
+        return grpc.aio.insecure_channel(endpoint, options=options)
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=tls.ca_pem, private_key=tls.key_pem, certificate_chain=tls.cert_pem)
+    return grpc.aio.secure_channel(endpoint, creds, options=options)
+
+
 class Storage:
     """Async access to one etcd endpoint (a replica's local member)."""
 
@@ -137,17 +148,7 @@ class Storage:
         await self.close()
 
     async def connect(self) -> None:
-        options = [("grpc.max_receive_message_length", 64 * 1024 * 1024),
-                   ("grpc.keepalive_time_ms", 10_000), ("grpc.keepalive_timeout_ms", 5_000)]
-        if self._tls is None:
-            self._channel = grpc.aio.insecure_channel(self.endpoint, options=options)
-        else:
-            creds = grpc.ssl_channel_credentials(
-                root_certificates=self._tls.ca_pem,
-                private_key=self._tls.key_pem,
-                certificate_chain=self._tls.cert_pem,
-            )
-            self._channel = grpc.aio.secure_channel(self.endpoint, creds, options=options)
+        self._channel = open_channel(self.endpoint, self._tls)
         self._kv = rpc.KVStub(self._channel)
         self._watch = rpc.WatchStub(self._channel)
         self._maintenance = rpc.MaintenanceStub(self._channel)

@@ -37,10 +37,17 @@ PACKAGES = {
     "core": "io.k8s.api.core.v1",
     "apps": "io.k8s.api.apps.v1",
     "autoscaling": "io.k8s.api.autoscaling.v1",
+    "autoscalingv2": "io.k8s.api.autoscaling.v2",
+    "authentication": "io.k8s.api.authentication.v1",
+    "authorization": "io.k8s.api.authorization.v1",
     "batch": "io.k8s.api.batch.v1",
     "coordination": "io.k8s.api.coordination.v1",
+    "discovery": "io.k8s.api.discovery.v1",
     "events": "io.k8s.api.events.v1",
+    "networking": "io.k8s.api.networking.v1",
     "policy": "io.k8s.api.policy.v1",
+    "rbac": "io.k8s.api.rbac.v1",
+    "scheduling": "io.k8s.api.scheduling.v1",
 }
 
 _STRATEGIES = frozenset({"merge", "retainKeys", "merge,retainKeys", "replace"})

@@ -1,6 +1,6 @@
 """The small groups: autoscaling/v1 Scale, coordination.k8s.io/v1 Lease,
-events.k8s.io/v1 Event, batch/v1 Job and CronJob, policy/v1 Eviction and
-PodDisruptionBudget.
+discovery.k8s.io/v1 EndpointSlice, events.k8s.io/v1 Event, batch/v1 Job and
+CronJob, policy/v1 Eviction and PodDisruptionBudget.
 
 Each is only a handful of types, so one module holds them, one table per group.
 """
@@ -43,6 +43,46 @@ LeaseSpec
     leaseTransitions      integer
     strategy              string
     preferredHolder       string
+"""
+
+_DISCOVERY = """
+EndpointSlice
+    -- EndpointSlice represents a subset of the endpoints that implement a service. For a given service
+    -- there may be multiple EndpointSlice objects, selected by labels, which must be joined to produce
+    -- the full set of endpoints.
+    apiVersion   string
+    kind         string
+    metadata     meta.ObjectMeta
+    addressType  string
+    endpoints    []Endpoint      atomic
+    ports        []EndpointPort  atomic
+
+Endpoint
+    addresses           []string  set
+    conditions          EndpointConditions
+    hostname            string
+    targetRef           core.ObjectReference
+    deprecatedTopology  {}string
+    nodeName            string
+    zone                string
+    hints               EndpointHints
+
+EndpointConditions
+    ready        boolean
+    serving      boolean
+    terminating  boolean
+
+EndpointHints
+    forZones  []ForZone  atomic
+
+ForZone
+    name  string
+
+EndpointPort
+    name         string
+    protocol     string
+    port         integer
+    appProtocol  string
 """
 
 _EVENTS = """
@@ -211,6 +251,7 @@ PodDisruptionBudgetStatus
 TYPES: dict[str, ObjectType] = {
     **parse_types("autoscaling", _AUTOSCALING),
     **parse_types("coordination", _COORDINATION),
+    **parse_types("discovery", _DISCOVERY),
     **parse_types("events", _EVENTS),
     **parse_types("batch", _BATCH),
     **parse_types("policy", _POLICY),

@@ -34,9 +34,10 @@ SUBRESOURCE_KIND = {
     "scale": ("autoscaling", "v1", "Scale"),
     "eviction": ("policy", "v1", "Eviction"),
     "binding": ("", "v1", "Binding"),
+    "token": ("authentication.k8s.io", "v1", "TokenRequest"),
 }
 # Subresources that only take a POST (create) of their kind.
-CREATE_ONLY = frozenset({"eviction", "binding"})
+CREATE_ONLY = frozenset({"eviction", "binding", "token"})
 # Streaming subresources: kube marks them `connect`, with a kind per options type.
 CONNECT_OPTIONS = {
     "attach": "AttachOptions",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hakube.apiserver.schema import apps, core, core_container, core_pod, core_volume, meta, misc
+from hakube.apiserver.schema import access, apps, cluster, core, core_container, core_pod, core_volume, meta, misc
 from hakube.apiserver.schema.dsl import PACKAGES, qualified
 from hakube.apiserver.schema.model import Field, ObjectType
 
@@ -24,12 +24,26 @@ from hakube.apiserver.schema.model import Field, ObjectType
 GROUP_PACKAGES = {
     "": "core",
     "apps": "apps",
+    "authentication.k8s.io": "authentication",
+    "authorization.k8s.io": "authorization",
     "autoscaling": "autoscaling",
     "batch": "batch",
     "coordination.k8s.io": "coordination",
+    "discovery.k8s.io": "discovery",
     "events.k8s.io": "events",
+    "networking.k8s.io": "networking",
     "policy": "policy",
+    "rbac.authorization.k8s.io": "rbac",
+    "scheduling.k8s.io": "scheduling",
 }
+# Group versions whose types live apart from the group's first version.
+VERSION_PACKAGES = {("autoscaling", "v2"): "autoscalingv2"}
+
+
+def package_of(group: str, version: str) -> str:
+    """The short package name of a group version's types."""
+    return VERSION_PACKAGES.get((group, version), GROUP_PACKAGES[group])
+
 
 # Kinds that are stored and listed (so they also have an `XList` kind), by group/version.
 LISTABLE_KINDS: dict[tuple[str, str], tuple[str, ...]] = {
@@ -37,24 +51,36 @@ LISTABLE_KINDS: dict[tuple[str, str], tuple[str, ...]] = {
         "ConfigMap",
         "Endpoints",
         "Event",
+        "LimitRange",
         "Namespace",
         "Node",
         "Pod",
         "PodTemplate",
+        "ResourceQuota",
         "Secret",
         "Service",
         "ServiceAccount",
     ),
     ("apps", "v1"): ("DaemonSet", "Deployment", "ReplicaSet", "StatefulSet"),
+    ("autoscaling", "v1"): ("HorizontalPodAutoscaler",),
+    ("autoscaling", "v2"): ("HorizontalPodAutoscaler",),
     ("batch", "v1"): ("CronJob", "Job"),
     ("coordination.k8s.io", "v1"): ("Lease",),
+    ("discovery.k8s.io", "v1"): ("EndpointSlice",),
     ("events.k8s.io", "v1"): ("Event",),
+    ("networking.k8s.io", "v1"): ("Ingress", "IngressClass"),
     ("policy", "v1"): ("PodDisruptionBudget",),
+    ("rbac.authorization.k8s.io", "v1"): ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"),
+    ("scheduling.k8s.io", "v1"): ("PriorityClass",),
 }
 
-# Kinds only ever sent to or returned by a subresource (no list).
+# Kinds only ever sent to or returned by a subresource or a create-only
+# resource such as the access reviews (no list).
 SUBRESOURCE_KINDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("", "v1"): ("Binding",),
+    ("authentication.k8s.io", "v1"): ("SelfSubjectReview", "TokenRequest"),
+    ("authorization.k8s.io", "v1"): ("LocalSubjectAccessReview", "SelfSubjectAccessReview",
+                                     "SelfSubjectRulesReview", "SubjectAccessReview"),
     ("autoscaling", "v1"): ("Scale",),
     ("policy", "v1"): ("Eviction",),
 }
@@ -79,14 +105,14 @@ def _list_type(item_type: str) -> ObjectType:
 
 def _build() -> tuple[dict[str, ObjectType], dict[tuple[str, str, str], str]]:
     types: dict[str, ObjectType] = {}
-    for table in (meta, core, core_pod, core_container, core_volume, apps, misc):
+    for table in (meta, core, core_pod, core_container, core_volume, apps, misc, access, cluster):
         twice = types.keys() & table.TYPES.keys()
         if twice:
             raise ValueError(f"types defined in two tables: {sorted(twice)}")
         types.update(table.TYPES)
     kinds: dict[tuple[str, str, str], str] = {}
     for (group, version), names in LISTABLE_KINDS.items():
-        package = GROUP_PACKAGES[group]
+        package = package_of(group, version)
         for kind in names:
             item = qualified(package, kind)
             types[f"{item}List"] = _list_type(item)
@@ -94,12 +120,13 @@ def _build() -> tuple[dict[str, ObjectType], dict[tuple[str, str, str], str]]:
             kinds[(group, version, f"{kind}List")] = f"{item}List"
     for (group, version), names in SUBRESOURCE_KINDS.items():
         for kind in names:
-            kinds[(group, version, kind)] = qualified(GROUP_PACKAGES[group], kind)
+            kinds[(group, version, kind)] = qualified(package_of(group, version), kind)
     # Status is registered once, as an unversioned core kind; DeleteOptions in
     # every group version (apimachinery meta/v1 register.go AddToGroupVersion).
     kinds[("", "v1", "Status")] = STATUS
     for group in sorted({*GROUP_PACKAGES, "meta.k8s.io"}):
         kinds[(group, "v1", "DeleteOptions")] = DELETE_OPTIONS
+    kinds[("autoscaling", "v2", "DeleteOptions")] = DELETE_OPTIONS
     return types, kinds
 
 
@@ -148,6 +175,7 @@ __all__ = [
     "TYPES",
     "dangling_refs",
     "kinds_of",
+    "package_of",
     "referenced",
     "type_for",
 ]

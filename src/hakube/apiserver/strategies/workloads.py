@@ -36,6 +36,33 @@ class WorkloadStrategy(Strategy):
     def apply_defaults(self, spec: Obj) -> None:
         spec.setdefault("revisionHistoryLimit", 10)
 
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        """Defaults apply to every write, as kube defaults every decoded body: a template
+        changed by PUT or patch gets the same defaults as one created, so controllers
+        comparing templates (the Deployment's and its ReplicaSets') see equal ones."""
+        super().prepare_for_update(new, old)
+        spec = new.get("spec")
+        if not isinstance(spec, dict):
+            return
+        if self.has_replicas:
+            spec.setdefault("replicas", 1)
+        template = spec.get("template")
+        if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+            default_pod_spec(template["spec"])
+        self.apply_defaults(spec)
+
+    def prepare_for_status_update(self, new: Obj, old: Obj) -> None:
+        """Workload /status writes may change metadata.annotations too: upstream's status
+        strategies reset only spec (and a Deployment's labels), and the Deployment
+        controller records `deployment.kubernetes.io/revision` through /status (k/k
+        pkg/registry/apps/deployment/strategy.go deploymentStatusStrategy.PrepareForUpdate)."""
+        annotations = (new.get("metadata") or {}).get("annotations")
+        super().prepare_for_status_update(new, old)
+        if isinstance(annotations, dict) and annotations:
+            new["metadata"]["annotations"] = annotations
+        else:
+            new["metadata"].pop("annotations", None)
+
     def validate(self, obj: Obj) -> list[Cause]:
         spec = obj.get("spec")
         if not isinstance(spec, dict):

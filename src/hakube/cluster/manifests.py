@@ -1,0 +1,103 @@
+"""The static Pod manifests of one replica: etcd, kube-apiserver, controller-manager, scheduler.
+
+The replica's supervisor runs what is in `DIR/replicas/<name>/manifests`
+(seed 002: masters as kubelet static pods). Everything speaks TLS: etcd
+requires client certificates on its client and peer ports, the API server
+talks to its local member with its own client certificate, and the
+leader-elected components talk to their replica's API server with their own
+identities (kube-up masters point them at the local API server too).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from hakube.cluster.layout import ClusterState, Layout, ReplicaState
+from hakube.store.etcd import EtcdMemberSpec, EtcdTLS, etcd_command, find_etcd
+from hakube.supervisor import http_liveness, manifest, write_manifest
+
+APISERVER_PORT = 6443
+ETCD_CLIENT_PORT = 2379
+ETCD_PEER_PORT = 2380
+# Seconds the API server keeps serving with /readyz failing after SIGTERM, so the
+# load balancer's checks (2 × 500 ms) eject it before it stops accepting.
+SHUTDOWN_DELAY = 2
+
+
+def peer_url(replica: ReplicaState) -> str:
+    return f"https://{replica.ip}:{ETCD_PEER_PORT}"
+
+
+def client_endpoint(replica: ReplicaState) -> str:
+    return f"{replica.ip}:{ETCD_CLIENT_PORT}"
+
+
+def etcd_spec(layout: Layout, state: ClusterState, replica: ReplicaState, *, initial_cluster: str,
+              initial_state: str) -> EtcdMemberSpec:
+    pki = layout.replica_pki(replica.name)
+    return EtcdMemberSpec(
+        name=replica.name, data_dir=layout.etcd_data(replica.name), ip=replica.ip,
+        client_port=ETCD_CLIENT_PORT, peer_port=ETCD_PEER_PORT,
+        initial_cluster=initial_cluster, initial_cluster_state=initial_state,
+        initial_cluster_token=f"hakube-{state.name}",
+        tls=EtcdTLS(cert_file=pki / "etcd.crt", key_file=pki / "etcd.key",
+                    trusted_ca_file=layout.pki / "etcd-ca.crt"),
+    )
+
+
+def replica_manifests(layout: Layout, state: ClusterState, replica: ReplicaState, *, initial_cluster: str,
+                      initial_state: str) -> list[dict[str, Any]]:
+    etcd_path, etcd_version = find_etcd()
+    spec = etcd_spec(layout, state, replica, initial_cluster=initial_cluster, initial_state=initial_state)
+    pki = layout.replica_pki(replica.name)
+    rdir = layout.replica(replica.name)
+    external = f"{state.external_ip}:{APISERVER_PORT}"
+    apiserver = [
+        sys.executable, "-m", "hakube.apiserver",
+        f"--etcd-servers=https://{client_endpoint(replica)}",
+        f"--etcd-cafile={layout.pki / 'etcd-ca.crt'}",
+        f"--etcd-certfile={pki / 'apiserver-etcd-client.crt'}",
+        f"--etcd-keyfile={pki / 'apiserver-etcd-client.key'}",
+        f"--bind-address={replica.ip}", f"--secure-port={APISERVER_PORT}",
+        f"--advertise-address={external}",
+        f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
+        f"--client-ca-file={layout.pki / 'ca.crt'}",
+        f"--token-auth-file={layout.tokens}",
+        f"--service-account-signing-key-file={layout.pki / 'sa.key'}",
+        f"--service-account-key-file={layout.pki / 'sa.key'}",
+        f"--quorum-reads={'true' if state.quorum_reads else 'false'}",
+        f"--shutdown-delay-duration={SHUTDOWN_DELAY}",
+        f"--listeners-file={listeners_file(layout, replica)}",
+    ]
+    gates = ",".join(f"{k}={'true' if v else 'false'}" for k, v in sorted(state.feature_gates.items()))
+    if gates:
+        apiserver.append(f"--feature-gates={gates}")
+    elected = {
+        "kube-controller-manager": ["hakube.controllers", f"--external-ip={state.external_ip}"],
+        "kube-scheduler": ["hakube.scheduler"],
+    }
+    pods = [
+        # No liveness probe for etcd: its ports demand client certificates, and
+        # a plain-text metrics port would break "nothing listens in plain text".
+        manifest("etcd", etcd_command(spec, executable=etcd_path, version=etcd_version), grace_period=10),
+        manifest("kube-apiserver", apiserver, grace_period=SHUTDOWN_DELAY + 10,
+                 liveness=http_liveness(port=APISERVER_PORT, host=replica.ip, scheme="HTTPS", initial_delay=15,
+                                        period=5, failure_threshold=3)),
+    ]
+    for component, (module, *extra) in elected.items():
+        argv = [sys.executable, "-m", module, f"--kubeconfig={rdir / f'{component}.kubeconfig'}",
+                "--leader-elect=true", f"--identity-prefix={replica.name}", *extra]
+        pods.append(manifest(component, argv, grace_period=10))
+    return pods
+
+
+def listeners_file(layout: Layout, replica: ReplicaState) -> Path:
+    return layout.replica(replica.name) / "run" / "listeners.json"
+
+
+def write_replica_manifests(layout: Layout, pods: list[dict[str, Any]], replica: ReplicaState) -> None:
+    directory = layout.replica(replica.name) / "manifests"
+    for pod in pods:
+        write_manifest(directory, pod)
