@@ -13,32 +13,26 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from hakube.cli_common import (
+    USER_ERRORS,
+    ClusterDir,
+    cluster_path,
+    existing,
+    fail,
+    out,
+    user_error,
+)
+from hakube.cli_replica import replica_app
 from hakube.cluster import nodes as hollow_nodes
-from hakube.cluster.layout import default_cluster_dir
+from hakube.cluster import status as cluster_status
 from hakube.cluster.local import APISERVER_PORT, COMPONENTS, ClusterError, LocalCluster, UpOptions
-from hakube.store.etcd import EtcdVersionError
+from hakube.cluster.repair import start_repair, stop_repair
+from hakube.cluster.zones import spread
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="A highly available, Kubernetes-compatible control plane.")
-err = Console(stderr=True)
-out = Console()
-
-ClusterDir = Annotated[Path | None, typer.Option("--cluster-dir", help="cluster directory "
-                                                 "(default: $HAKUBE_CLUSTER_DIR or ~/.hakube/default)")]
-
-
-def _dir(value: Path | None) -> Path:
-    return (value or default_cluster_dir()).expanduser().absolute()
-
-
-def fail(message: str) -> typer.Exit:
-    err.print(f"error: {message}", markup=False, highlight=False)
-    return typer.Exit(1)
-
-
 def _parse_gates(text: str) -> dict[str, bool]:
     gates: dict[str, bool] = {}
     for item in filter(None, (p.strip() for p in text.split(","))):
@@ -58,65 +52,48 @@ def up(
     replicas: Annotated[int, typer.Option(help="number of replicas")] = 1,
     nodes: Annotated[int, typer.Option(help="hollow worker nodes")] = 0,
     feature_gates: Annotated[str, typer.Option(help="G=true,…")] = "",
+    auto_repair: Annotated[bool, typer.Option(help="bring dead replicas back (kops style)")] = False,
     force: Annotated[bool, typer.Option(help="allow refused shapes (e.g. 2 replicas)")] = False,
 ) -> None:
     """Create (or restart) a cluster, wait until its API answers, write DIR/kubeconfig."""
     gates = _parse_gates(feature_gates)
     if replicas < 1:
         raise fail("--replicas must be at least 1")
-    if replicas > 1:
-        raise fail("more than one replica needs the replicated-masters support, which is not built yet")
-    if nodes:
-        raise fail("hollow nodes are not built yet; use --nodes 0")
-    cluster = LocalCluster(_dir(cluster_dir))
+    if replicas == 2 and not force:
+        raise fail("refusing to create a cluster of two replicas: etcd consensus needs both, so it is worse "
+                   "than one; use --replicas 1 or 3 (or --force)")
+    if nodes < 0:
+        raise fail("--nodes must not be negative")
+    cluster = LocalCluster(cluster_path(cluster_dir), say=lambda m: out.print(m, markup=False, highlight=False))
     try:
-        state = cluster.create(UpOptions(zone=zone, quorum_reads=quorum_reads, multizone=multizone,
-                                         feature_gates=gates))
-        for replica in state.replicas:
-            cluster.start_replica(state, replica)
-        asyncio.run(cluster.wait_ready(state.external_ip))
-    except (ClusterError, EtcdVersionError) as e:
-        raise fail(str(e)) from None
-    except OSError as e:
-        raise fail(f"{e.strerror or e}: {e.filename or ''}") from None
+        with cluster.layout.lock():
+            if cluster.layout.exists():
+                state = cluster.layout.load()
+                if cluster.running():
+                    raise ClusterError(f"a cluster is already running in {cluster.layout.root}; "
+                                       "run 'hakube down' first")
+                restarted = asyncio.run(cluster.replicas.restart(state))
+                out.print(f"restarted {', '.join(restarted) or 'nothing'}", markup=False, highlight=False)
+            else:
+                state = cluster.create(UpOptions(zone=zone, quorum_reads=quorum_reads, multizone=multizone,
+                                                 feature_gates=gates, replicas=replicas, auto_repair=auto_repair))
+                asyncio.run(cluster.replicas.create_first(state))
+                for extra_zone in spread(zone, replicas, multizone=multizone)[1:]:
+                    op = cluster.replicas.plan_add(state, extra_zone)
+                    state.operation = op
+                    cluster.layout.save(state)
+                    added = asyncio.run(cluster.replicas.add(state, op))
+                    out.print(f"replica {added.name} added in zone {added.zone}", markup=False, highlight=False)
+            if state.auto_repair:
+                start_repair(cluster.layout)
+        if nodes:
+            host, names = asyncio.run(hollow_nodes.add_nodes(cluster, count=nodes, zone=zone))
+            out.print(f"added {len(names)} hollow nodes in zone {host.zone}", markup=False, highlight=False)
+    except USER_ERRORS as e:
+        raise user_error(e) from None
     out.print(f"cluster {state.name} is up: https://{state.external_ip}:{APISERVER_PORT} "
-              f"({len(state.replicas)} replica)")
+              f"({len(state.replicas)} replica{'s' if len(state.replicas) != 1 else ''})")
     out.print(f"export KUBECONFIG={cluster.layout.kubeconfig}", markup=False, highlight=False)
-
-
-LEASE_NAMES = ("kube-controller-manager", "kube-scheduler", "cluster-autoscaler")
-
-
-def _leases(cluster: LocalCluster, ip: str) -> dict[str, str | None]:
-    return asyncio.run(cluster.lease_holders(ip, LEASE_NAMES))
-
-
-def _status(cluster: LocalCluster) -> dict[str, Any]:
-    state = cluster.layout.load()
-    replicas = []
-    for r in state.replicas:
-        pids = {c: cluster.component_pid(r.name, c) for c in COMPONENTS}
-        ready, _ = asyncio.run(cluster.readyz(r.ip)) if pids["kube-apiserver"] else (False, "")
-        member, leader = asyncio.run(cluster.etcd_member(r.ip)) if pids["etcd"] else (None, False)
-        replicas.append({"name": r.name, "zone": r.zone, "ip": r.ip,
-                         "healthy": ready and all(pids.values()),
-                         "etcdMemberID": member, "etcdLeader": leader,
-                         "processes": {c: {"pid": p, "running": p is not None} for c, p in pids.items()}})
-    healthy = sum(1 for r in replicas if r["healthy"])
-    quorum = len(replicas) // 2 + 1
-    return {
-        "name": state.name,
-        "clusterDir": str(cluster.layout.root),
-        "externalIP": state.external_ip,
-        "server": f"https://{state.external_ip}:{APISERVER_PORT}",
-        "replicas": replicas,
-        "loadBalancer": None,
-        "leases": _leases(cluster, state.external_ip),
-        "quorumReads": state.quorum_reads,
-        "multizone": state.multizone,
-        "featureGates": state.feature_gates,
-        "faultTolerance": max(0, healthy - quorum),
-    }
 
 
 @app.command()
@@ -124,39 +101,59 @@ def status(
     cluster_dir: ClusterDir = None,
     output: Annotated[str, typer.Option("-o", "--output", help="'json' for machine-readable output")] = "",
 ) -> None:
-    """Show the cluster's replicas and their processes."""
-    cluster = LocalCluster(_dir(cluster_dir))
-    if not cluster.layout.exists():
-        raise fail(f"no cluster in {cluster.layout.root}; create one with 'hakube up'")
+    """Show the cluster: replicas, etcd, the load balancer, lease holders."""
+    cluster = existing(cluster_dir)
     if output not in ("", "json"):
         raise fail(f"unknown output format {output!r}: use -o json")
-    info = _status(cluster)
+    info = asyncio.run(cluster_status.gather(cluster))
     if output == "json":
         sys.stdout.write(json.dumps(info, indent=2) + "\n")
         return
     out.print(f"cluster {info['name']}  external IP {info['externalIP']}  "
               f"quorum reads {'on' if info['quorumReads'] else 'off'}  "
-              f"fault tolerance {info['faultTolerance']}")
-    table = Table("REPLICA", "ZONE", "IP", "HEALTHY", *(c.removeprefix("kube-").upper() for c in COMPONENTS),
+              f"fault tolerance {info['faultTolerance']}", markup=False, highlight=False)
+    table = Table("REPLICA", "ZONE", "IP", "HEALTHY", "ETCD", *(c.removeprefix("kube-").upper() for c in COMPONENTS),
                   box=None)
     for r in info["replicas"]:
-        procs = r["processes"]
+        comps = r["components"]
+        etcd_role = "leader" if r["etcdLeader"] else ("learner" if r["etcdLearner"] else "member")
         table.add_row(r["name"], r["zone"], r["ip"], "yes" if r["healthy"] else "no",
-                      *(f"pid {procs[c]['pid']}" if procs[c]["running"] else "stopped"
-                        for c in COMPONENTS))
+                      etcd_role if r["etcdMemberID"] else "-",
+                      *(_component_cell(comps.get(c)) for c in COMPONENTS))
     out.print(table)
+    lb = info["loadBalancer"]
+    if lb:
+        backends = ", ".join(f"{b['name']} {b['status']}" for b in lb["backends"]) or "no stats"
+        out.print(f"load balancer {lb['address']}: {backends}", markup=False, highlight=False)
     for lease, holder in info["leases"].items():
         out.print(f"{lease}: {holder or '-'}", markup=False, highlight=False)
+    if info["operation"]:
+        op = info["operation"]
+        out.print(f"interrupted: replica {op['kind']} of {op['replica']} at step {op['step']}; run the same "
+                  "command again to finish it", markup=False, highlight=False)
+
+
+def _component_cell(c: dict[str, Any] | None) -> str:
+    if not c:
+        return "-"
+    restarts = f" ({c['restarts']} restarts)" if c.get("restarts") else ""
+    return f"{c.get('state')}{restarts}"
 
 
 @app.command()
 def down(cluster_dir: ClusterDir = None) -> None:
     """Stop every process of the cluster; its directory and data stay."""
-    cluster = LocalCluster(_dir(cluster_dir))
+    cluster = LocalCluster(cluster_path(cluster_dir))
     if not cluster.layout.exists():
         raise fail(f"no cluster in {cluster.layout.root}")
-    stopped = cluster.stop_all()
-    out.print(f"stopped {len(stopped)} processes" + (f": {', '.join(stopped)}" if stopped else ""))
+    try:
+        with cluster.layout.lock():
+            stop_repair(cluster.layout)
+            stopped = cluster.stop_all()
+    except USER_ERRORS as e:
+        raise user_error(e) from None
+    out.print(f"stopped {len(stopped)}: {', '.join(stopped)}" if stopped else "nothing was running",
+              markup=False, highlight=False)
 
 
 # -- hakube nodes add|remove ---------------------------------------------------------------------
@@ -166,7 +163,7 @@ app.add_typer(nodes_app, name="nodes")
 
 
 def _running_cluster(cluster_dir: Path | None) -> LocalCluster:
-    cluster = LocalCluster(_dir(cluster_dir))
+    cluster = LocalCluster(cluster_path(cluster_dir))
     if not cluster.layout.exists():
         raise fail(f"no cluster in {cluster.layout.root}; create one with 'hakube up'")
     return cluster
@@ -206,6 +203,9 @@ def nodes_remove(
     except ClusterError as e:
         raise fail(str(e)) from None
     out.print(f"removed {len(removed)} hollow nodes: {', '.join(removed)}", markup=False, highlight=False)
+
+
+app.add_typer(replica_app, name="replica")
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,29 +45,39 @@ def test_up_status_down(cluster_dir: Path) -> None:
     assert info["quorumReads"] is True and info["multizone"] is False
     assert info["loadBalancer"] is None and info["faultTolerance"] == 0
     [replica] = info["replicas"]
-    assert replica["etcdLeader"] is True
-    assert replica["processes"]["kube-apiserver"]["running"] and replica["processes"]["etcd"]["running"]
-    assert replica["ip"] == info["externalIP"] and len(replica["etcdMemberID"]) > 0
-    pids = {c: p["pid"] for c, p in replica["processes"].items() if p["running"]}
+    assert replica["healthy"] is True and replica["etcdLeader"] is True and len(replica["etcdMemberID"]) > 0
+    assert replica["name"].startswith(f"{info['name']}-") and len(replica["name"]) == len(info["name"]) + 4
+    components = replica["components"]
+    assert set(components) == {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+    assert all(c["state"] == "running" for c in components.values()), components
+    # With one replica its API server serves the external IP itself; the replica has its own address too.
+    assert replica["ip"] != info["externalIP"]
 
-    # The kubeconfig written by `up` works for the real kubectl.
+    # The kubeconfig written by `up` works for the real kubectl, through the external IP.
     out = subprocess.run(["kubectl", "get", "--raw", "/readyz"], capture_output=True, text=True, timeout=60,
                          env={**os.environ, "KUBECONFIG": str(kubeconfig)})
     assert out.stdout.strip() == "ok", out.stderr
+    # The leader-elected components run and hold their leases with `<replica>_<random>` identities.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        info = json.loads(hakube("status", "-o", "json", cluster_dir=cluster_dir).stdout)
+        if all(info["leases"][n] for n in ("kube-controller-manager", "kube-scheduler")):
+            break
+        time.sleep(0.5)
+    for lease in ("kube-controller-manager", "kube-scheduler"):
+        assert (info["leases"][lease] or "").startswith(f"{replica['name']}_"), info["leases"]
 
     # A second `up` of a running cluster is refused and changes nothing.
     again = hakube("up", cluster_dir=cluster_dir, check=False)
     assert again.returncode != 0 and "already running" in again.stderr
     assert "Traceback" not in again.stderr
 
+    supervisor = replica["supervisor"]["pid"]
     down = hakube("down", cluster_dir=cluster_dir)
-    running = [c for c, p in replica["processes"].items() if p["running"]]
-    assert {"etcd", "kube-apiserver", "kube-controller-manager"} <= set(running)
-    assert f"stopped {len(running)} processes" in down.stdout
-    for component in running:
-        assert f"replica-1/{component}" in down.stdout
-    for component in pids:
-        assert processes.running_pid(cluster_dir / "replicas" / "replica-1" / "run" / f"{component}.pid") is None
+    assert replica["name"] in down.stdout
+    assert processes.running_pid(cluster_dir / "replicas" / replica["name"] / "run" / "supervisor.pid") is None
+    for c in components.values():
+        assert not Path(f"/proc/{c['pid']}").exists() or c["pid"] == supervisor
     info = json.loads(hakube("status", "-o", "json", cluster_dir=cluster_dir).stdout)
     assert info["replicas"][0]["healthy"] is False
 
@@ -84,3 +95,9 @@ def test_user_mistakes_are_one_line(tmp_path: Path) -> None:
     bad_gate = hakube("up", "--feature-gates", "Foo", cluster_dir=tmp_path / "c", check=False)
     assert bad_gate.returncode == 1 and len(bad_gate.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "c").exists()
+    two = hakube("up", "--replicas", "2", cluster_dir=tmp_path / "c", check=False)
+    assert two.returncode == 1 and "two replicas" in two.stderr and "--force" in two.stderr
+    assert not (tmp_path / "c").exists()
+    other_region = hakube("up", "--zone", "Not_A_Zone", cluster_dir=tmp_path / "c", check=False)
+    assert other_region.returncode == 1 and "invalid zone" in other_region.stderr
+    assert not (tmp_path / "c" / "cluster.json").exists()

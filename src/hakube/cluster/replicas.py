@@ -22,10 +22,13 @@ import hashlib
 import os
 import shutil
 import signal
+import ssl
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import aiohttp
 
 from hakube.apiserver.listeners_file import ListenerSpec, write_spec
 from hakube.client.api import LEASES, NODES, PODS, ApiClient, ApiError, Credentials
@@ -97,6 +100,21 @@ class Replicas:
         return ApiClient(Credentials(server=f"https://{ip}:{APISERVER_PORT}", ca_pem=creds.ca_pem,
                                      cert_pem=creds.cert_pem, key_pem=creds.key_pem), timeout=5.0)
 
+    def client_ssl(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.layout.pki / "ca.crt"))
+        ctx.load_cert_chain(self.layout.pki / "admin.crt", self.layout.pki / "admin.key")
+        return ctx
+
+    async def readyz(self, ip: str, *, timeout: float = 2.0) -> tuple[bool, str]:
+        """(ready, the verbose answer or why there is none) of the API server at `ip`."""
+        url = f"https://{ip}:{APISERVER_PORT}/readyz?verbose"
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session, \
+                    session.get(url, ssl=self.client_ssl()) as resp:
+                return resp.status == 200, await resp.text()
+        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            return False, str(err) or type(err).__name__
+
     def supervisor_pidfile(self, replica: ReplicaState) -> Path:
         return self.layout.replica(replica.name) / "run" / "supervisor.pid"
 
@@ -157,19 +175,17 @@ class Replicas:
         """Until the replica's API server answers /readyz (and its supervisor lives)."""
         deadline = time.monotonic() + timeout
         last = ""
-        async with self.admin(replica.ip) as client:
-            for _ in range(int(timeout / 0.2) + 1):
-                try:
-                    await client.request("GET", "/readyz")
-                    return
-                except ApiError as err:
-                    last = err.message
-                if self.supervisor_pid(replica) is None:
-                    raise ReplicaError(f"the supervisor of {replica.name} exited; see "
-                                       f"{self.layout.replica(replica.name) / 'logs'}")
-                if time.monotonic() >= deadline:
-                    break
-                await asyncio.sleep(0.2)
+        for _ in range(int(timeout / 0.2) + 1):
+            ok, last = await self.readyz(replica.ip)
+            if ok:
+                return
+            if self.supervisor_pid(replica) is None:
+                raise ReplicaError(f"the supervisor of {replica.name} exited; see "
+                                   f"{self.layout.replica(replica.name) / 'logs'}")
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.2)
+        last = last.strip().splitlines()[-1] if last.strip() else "no answer"
         raise ReplicaError(f"the API server of {replica.name} did not become ready in {timeout:.0f}s ({last}); "
                            f"see {self.layout.replica(replica.name) / 'logs' / 'kube-apiserver.log'}")
 

@@ -182,8 +182,8 @@ class DeploymentController:
         d.setdefault("status", {})
         if selects_everything((d.get("spec") or {}).get("selector")):
             await self.recorder.record(d, reason="SelectingAll", type="Warning",
-                                           message="This deployment is selecting all pods. "
-                                                   "A non-empty selector is required.")
+                                       message="This deployment is selecting all pods. "
+                                               "A non-empty selector is required.")
             if int(d["status"].get("observedGeneration") or 0) < int(d["metadata"].get("generation") or 0):
                 d["status"]["observedGeneration"] = d["metadata"].get("generation")
                 await self.update_status(d)
@@ -276,7 +276,10 @@ class DeploymentController:
             rs_copy = copy.deepcopy(existing)
             changed = du.set_new_rs_annotations(d, rs_copy, new_revision, exists=True)
             if changed or int(rs_copy["spec"].get("minReadySeconds") or 0) != min_ready:
-                rs_copy["spec"]["minReadySeconds"] = min_ready
+                if min_ready:
+                    rs_copy["spec"]["minReadySeconds"] = min_ready
+                else:
+                    rs_copy["spec"].pop("minReadySeconds", None)  # omitempty, as Go writes it
                 return await self.update_rs(rs_copy)
             needs_update = du.set_deployment_revision(d, du.annotations_of(rs_copy).get(du.REVISION, ""))
             if du.has_progress_deadline(d) and ds.get_condition(d["status"], "Progressing") is None:
@@ -349,7 +352,7 @@ class DeploymentController:
                 raise
         if not already_exists and count > 0:
             await self.recorder.record(d, reason="ScalingReplicaSet",
-                                           message=f"Scaled up replica set {name} from 0 to {count}")
+                                       message=f"Scaled up replica set {name} from 0 to {count}")
         needs_update = du.set_deployment_revision(d, str(new_revision))
         if not already_exists and du.has_progress_deadline(d):
             ds.set_condition(d["status"], ds.new_condition("Progressing", "True", du.NEW_RS_CREATED,

@@ -281,7 +281,7 @@ class ReplicaSetController:
                                                     lambda: self._create_pod(rs, names))
             # Events after the pods, as upstream's asynchronous recorder does: not in the batches' way.
             await asyncio.gather(*(self.recorder.record(described(rs), reason="SuccessfulCreate",
-                                                            message=f"Created pod: {name}") for name in names))
+                                                        message=f"Created pod: {name}") for name in names))
             for _ in range(count - created):  # never attempted or failed: the informer will not see them
                 self.expectations.creation_observed(key)
             return error
@@ -319,7 +319,7 @@ class ReplicaSetController:
             if namespace_terminating(err):
                 return  # every create would fail; the namespace controller is removing it all
             await self.recorder.record(described(rs), reason="FailedCreate", type="Warning",
-                                           message=f"Error creating: {err.message}")
+                                       message=f"Error creating: {err.message}")
             raise
         names.append(created["metadata"]["name"])
 
@@ -334,7 +334,7 @@ class ReplicaSetController:
             if err.not_found or err.conflict:  # gone, or a new pod under the name (uid precondition)
                 return
             await self.recorder.record(described(rs), reason="FailedDelete", type="Warning",
-                                           message=f"Error deleting: {err.message}")
+                                       message=f"Error deleting: {err.message}")
             raise
         await self.recorder.record(described(rs), reason="SuccessfulDelete", message=f"Deleted pod: {meta['name']}")
 
