@@ -87,8 +87,14 @@ def up(
             if state.auto_repair:
                 start_repair(cluster.layout)
         if nodes:
-            host, names = asyncio.run(hollow_nodes.add_nodes(cluster, count=nodes, zone=zone))
-            out.print(f"added {len(names)} hollow nodes in zone {host.zone}", markup=False, highlight=False)
+            # Worker nodes spread over the replicas' zones, as kube-up places node groups per zone.
+            zones = sorted({r.zone for r in cluster.layout.load().replicas})
+            for i, node_zone in enumerate(zones):
+                count = nodes // len(zones) + (1 if i < nodes % len(zones) else 0)
+                if count:
+                    host, names = asyncio.run(hollow_nodes.add_nodes(cluster, count=count, zone=node_zone))
+                    out.print(f"added {len(names)} hollow nodes in zone {host.zone}", markup=False,
+                              highlight=False)
     except USER_ERRORS as e:
         raise user_error(e) from None
     out.print(f"cluster {state.name} is up: https://{state.external_ip}:{APISERVER_PORT} "
@@ -127,6 +133,9 @@ def status(
         out.print(f"load balancer {lb['address']}: {backends}", markup=False, highlight=False)
     for lease, holder in info["leases"].items():
         out.print(f"{lease}: {holder or '-'}", markup=False, highlight=False)
+    if info.get("apiservers"):
+        out.print(f"API servers: {', '.join(a['id'] for a in info['apiservers'])}", markup=False,
+                  highlight=False)
     if info["operation"]:
         op = info["operation"]
         out.print(f"interrupted: replica {op['kind']} of {op['replica']} at step {op['step']}; run the same "
