@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from hakube.client.api import ApiClient, ResourceRef
 from hakube.client.events import EventRecorder
 from hakube.client.informer import Informer
+from hakube.client.workqueue import WorkQueue
 
 
 @dataclass(frozen=True)
@@ -64,3 +67,18 @@ class Controller(Protocol):
     def setup(self, ctx: ControllerContext) -> None: ...
 
     async def run(self, ctx: ControllerContext) -> None: ...
+
+
+async def run_queue(queue: WorkQueue, sync: Callable[[str], Awaitable[str]], *, workers: int, name: str,
+                    log: logging.Logger) -> None:
+    """Work `queue` with `sync` until cancelled, logging the sentence each sync returns (STYLE.md)."""
+
+    async def one(key: str) -> None:
+        said = await sync(key)
+        if said:
+            log.info("%s", said)
+
+    try:
+        await queue.run_workers(one, workers=workers, name=name)
+    finally:
+        queue.shutdown()

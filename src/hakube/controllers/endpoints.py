@@ -18,7 +18,7 @@ from typing import Any
 from hakube.client.api import ENDPOINTS, PODS, SERVICES, ApiClient, ApiError, Obj
 from hakube.client.informer import Informer
 from hakube.client.workqueue import WorkQueue
-from hakube.controllers.base import ControllerContext
+from hakube.controllers.base import ControllerContext, run_queue
 from hakube.controllers.endpointsutil import (
     HEADLESS_LABEL,
     LAST_CHANGE_TRIGGER_TIME,
@@ -153,15 +153,8 @@ class EndpointsController:
             self.queue.add(service_key(obj))  # recreate it if its Service still wants it
 
     async def run(self, ctx: ControllerContext) -> None:
-        async def sync(key: str) -> None:
-            said = await self.sync(ctx.client, key)
-            if said:
-                log.info("%s", said)
-
-        try:
-            await self.queue.run_workers(sync, workers=ctx.settings.workers, name=self.name)
-        finally:
-            self.queue.shutdown()
+        await run_queue(self.queue, lambda key: self.sync(ctx.client, key), workers=ctx.settings.workers,
+                        name=self.name, log=log)
 
     async def sync(self, client: ApiClient, key: str) -> str:
         assert self._services is not None and self._pods is not None and self._endpoints is not None

@@ -23,7 +23,7 @@ from typing import Any
 from hakube.client.api import ENDPOINTSLICES, NODES, PODS, SERVICES, ApiClient, ApiError, Obj
 from hakube.client.informer import Informer
 from hakube.client.workqueue import WorkQueue
-from hakube.controllers.base import ControllerContext
+from hakube.controllers.base import ControllerContext, run_queue
 from hakube.controllers.endpointsutil import (
     HEADLESS_LABEL,
     LAST_CHANGE_TRIGGER_TIME,
@@ -150,15 +150,8 @@ class EndpointSliceController:
         self.queue.add(key)
 
     async def run(self, ctx: ControllerContext) -> None:
-        async def sync(key: str) -> None:
-            said = await self.sync(ctx.client, key)
-            if said:
-                log.info("%s", said)
-
-        try:
-            await self.queue.run_workers(sync, workers=ctx.settings.workers, name=self.name)
-        finally:
-            self.queue.shutdown()
+        await run_queue(self.queue, lambda key: self.sync(ctx.client, key), workers=ctx.settings.workers,
+                        name=self.name, log=log)
 
     def _existing(self, namespace: str, name: str) -> list[Obj]:
         assert self._slices is not None

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from hakube.client.api import NAMESPACES, ApiClient, ApiError, Obj
 from hakube.client.workqueue import WorkQueue
-from hakube.controllers.base import ControllerContext
+from hakube.controllers.base import ControllerContext, run_queue
 from hakube.controllers.discovery import ApiResource, discover
 
 log = logging.getLogger(__name__)
@@ -76,15 +76,10 @@ class NamespaceController:
             self.queue.add(str(meta.get("name")))
 
     async def run(self, ctx: ControllerContext) -> None:
-        async def sync(name: str) -> None:
-            said = await self.sync(ctx.client, name)
-            if said:
-                log.info("%s", said)
-
         try:
-            await self.queue.run_workers(sync, workers=ctx.settings.workers, name=self.name)
+            await run_queue(self.queue, lambda key: self.sync(ctx.client, key), workers=ctx.settings.workers,
+                            name=self.name, log=log)
         finally:
-            self.queue.shutdown()
             for handle in self._timers.values():
                 handle.cancel()
             self._timers.clear()

@@ -11,7 +11,7 @@ import logging
 from hakube.client.api import NAMESPACES, SERVICEACCOUNTS, ApiClient, ApiError, Obj
 from hakube.client.informer import Informer
 from hakube.client.workqueue import WorkQueue
-from hakube.controllers.base import ControllerContext
+from hakube.controllers.base import ControllerContext, run_queue
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +49,8 @@ class ServiceAccountController:
             self.queue.add(str(meta.get("namespace")))
 
     async def run(self, ctx: ControllerContext) -> None:
-        async def sync(namespace: str) -> None:
-            said = await self.sync(ctx.client, namespace)
-            if said:
-                log.info("%s", said)
-
-        try:
-            await self.queue.run_workers(sync, workers=ctx.settings.workers, name=self.name)
-        finally:
-            self.queue.shutdown()
+        await run_queue(self.queue, lambda key: self.sync(ctx.client, key), workers=ctx.settings.workers,
+                        name=self.name, log=log)
 
     async def sync(self, client: ApiClient, namespace: str) -> str:
         assert self._namespaces is not None and self._accounts is not None
