@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from hakube.autoscaler import groups as autoscale_groups
 from hakube.cli_common import (
     USER_ERRORS,
     ClusterDir,
@@ -25,6 +26,7 @@ from hakube.cli_common import (
     user_error,
 )
 from hakube.cli_replica import replica_app
+from hakube.cluster import addons as cluster_addons
 from hakube.cluster import nodes as hollow_nodes
 from hakube.cluster import status as cluster_status
 from hakube.cluster.local import APISERVER_PORT, COMPONENTS, ClusterError, LocalCluster, UpOptions
@@ -214,7 +216,55 @@ def nodes_remove(
     out.print(f"removed {len(removed)} hollow nodes: {', '.join(removed)}", markup=False, highlight=False)
 
 
+@nodes_app.command("autoscale")
+def nodes_autoscale(
+    zone: Annotated[str, typer.Option(help="the zone whose hollow nodes form the group")],
+    min_size: Annotated[int, typer.Option("--min", help="never fewer nodes than this")],
+    max_size: Annotated[int, typer.Option("--max", help="never more nodes than this")],
+    cluster_dir: ClusterDir = None,
+    unneeded_time: Annotated[float | None, typer.Option(
+        "--scale-down-unneeded-time", help="seconds a node stays under-used before removal")] = None,
+    threshold: Annotated[float | None, typer.Option(
+        "--scale-down-utilization-threshold", help="requested/allocatable under which a node is under-used")] = None,
+    delay_after_add: Annotated[float | None, typer.Option(
+        "--scale-down-delay-after-add", help="seconds after a scale-up of the group before scale-down")] = None,
+) -> None:
+    """Let the cluster autoscaler keep the hollow nodes of ZONE between --min and --max."""
+    cluster = _running_cluster(cluster_dir)
+    group = autoscale_groups.NodeGroup(zone=zone, min_size=min_size, max_size=max_size, unneeded_time=unneeded_time,
+                                       utilization_threshold=threshold, delay_after_add=delay_after_add)
+    try:
+        with cluster.layout.lock():
+            autoscale_groups.save_group(cluster.layout.root, group)
+    except (autoscale_groups.GroupError, OSError) as e:
+        raise fail(str(e)) from None
+    out.print(f"node group {group.name}: min {min_size}, max {max_size}", markup=False, highlight=False)
+
+
 app.add_typer(replica_app, name="replica")
+
+# -- hakube addons apply --------------------------------------------------------------------------
+
+addons_app = typer.Typer(no_args_is_help=True, help="The add-on folder every replica's add-on manager keeps in sync.")
+app.add_typer(addons_app, name="addons")
+
+
+@addons_app.command("apply")
+def addons_apply(
+    source: Annotated[Path, typer.Argument(help="an add-on file, or a folder of them")],
+    cluster_dir: ClusterDir = None,
+) -> None:
+    """Copy add-on files into the cluster's add-on folder (atomically); the managers apply them."""
+    cluster = _running_cluster(cluster_dir)
+    if not source.exists():
+        raise fail(f"{source} does not exist")
+    try:
+        with cluster.layout.lock():
+            copied = cluster_addons.apply_addons(cluster.layout, source)
+    except (ValueError, OSError) as e:
+        raise fail(str(e)) from None
+    out.print(f"copied {', '.join(copied)} into {cluster_addons.addons_dir(cluster.layout)}", markup=False,
+              highlight=False)
 
 
 def main() -> None:

@@ -15,8 +15,8 @@ from hakube.lb import LoadBalancerError
 from hakube.store.errors import StoreError
 from hakube.store.etcd import EtcdVersionError
 
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
+out = Console(soft_wrap=True)
 
 ClusterDir = Annotated[Path | None, typer.Option("--cluster-dir", help="cluster directory "
                                                  "(default: $HAKUBE_CLUSTER_DIR or ~/.hakube/default)")]

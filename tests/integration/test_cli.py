@@ -48,7 +48,8 @@ def test_up_status_down(cluster_dir: Path) -> None:
     assert replica["healthy"] is True and replica["etcdLeader"] is True and len(replica["etcdMemberID"]) > 0
     assert replica["name"].startswith(f"{info['name']}-") and len(replica["name"]) == len(info["name"]) + 4
     components = replica["components"]
-    assert set(components) == {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+    assert set(components) == {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+                               "addon-manager"}
     assert all(c["state"] == "running" for c in components.values()), components
     # With one replica its API server serves the external IP itself; the replica has its own address too.
     assert replica["ip"] != info["externalIP"]
@@ -66,6 +67,33 @@ def test_up_status_down(cluster_dir: Path) -> None:
         time.sleep(0.5)
     for lease in ("kube-controller-manager", "kube-scheduler"):
         assert (info["leases"][lease] or "").startswith(f"{replica['name']}_"), info["leases"]
+
+    # API server identity is off by default: no identity leases.
+    assert info["apiservers"] == []
+    # The default add-ons: cluster-info makes `kubectl cluster-info` work.
+    for _ in range(60):
+        ci = subprocess.run(["kubectl", "get", "configmap", "cluster-info", "-n", "kube-public", "-o", "json"],
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "KUBECONFIG": str(kubeconfig)})
+        if ci.returncode == 0:
+            break
+        time.sleep(0.5)
+    assert f"https://{info['externalIP']}:6443" in json.loads(ci.stdout)["data"]["kubeconfig"]
+    ci = subprocess.run(["kubectl", "cluster-info"], capture_output=True, text=True, timeout=60,
+                        env={**os.environ, "KUBECONFIG": str(kubeconfig)})
+    assert ci.returncode == 0 and info["externalIP"] in ci.stdout, ci.stderr
+    extra = cluster_dir / "extra.yaml"
+    extra.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra-addon\n  namespace: default\n"
+                     "  labels: {addonmanager.kubernetes.io/mode: Reconcile}\ndata: {a: b}\n")
+    applied = hakube("addons", "apply", str(extra), cluster_dir=cluster_dir)
+    assert "extra.yaml" in applied.stdout and (cluster_dir / "addons" / "extra.yaml").exists()
+    for _ in range(60):
+        got = subprocess.run(["kubectl", "get", "configmap", "extra-addon"], capture_output=True, text=True,
+                             timeout=60, env={**os.environ, "KUBECONFIG": str(kubeconfig)})
+        if got.returncode == 0:
+            break
+        time.sleep(0.5)
+    assert got.returncode == 0, got.stderr
 
     # A second `up` of a running cluster is refused and changes nothing.
     again = hakube("up", cluster_dir=cluster_dir, check=False)

@@ -392,10 +392,16 @@ def test_core_document_schemas() -> None:
     assert containers["x-kubernetes-patch-merge-key"] == "name"
     assert containers["x-kubernetes-list-type"] == "map"
     assert containers["x-kubernetes-list-map-keys"] == ["name"]
-    assert schemas[META + "ObjectMeta"]["properties"]["labels"] == {
+    labels = schemas[META + "ObjectMeta"]["properties"]["labels"]
+    assert {k: v for k, v in labels.items() if k != "description"} == {
         "type": "object",
         "additionalProperties": {"type": "string"},
     }
+    # Upstream's prose, from the official client's models (schema/descriptions.py).
+    assert labels["description"].startswith("Map of string keys and values")
+    image = schemas[CORE + "Container"]["properties"]["image"]
+    assert image["description"].startswith("Container image name.")
+    assert schemas[CORE + "Container"]["description"].startswith("A single application container")
     assert "oneOf" in schemas["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]
     fields_v1 = schemas[META + "FieldsV1"]
     assert fields_v1["type"] == "object" and "properties" not in fields_v1
@@ -441,3 +447,15 @@ def test_output_is_deterministic() -> None:
     assert document_bytes(one) == document_bytes(two)
     assert document_hash(one) == document_hash(two)
     assert len(document_hash(one)) == 128
+
+
+def test_descriptions_file_matches_the_client_models() -> None:
+    """descriptions.json is what `python -m hakube.apiserver.schema.descriptions` writes today."""
+    pytest.importorskip("kubernetes")
+    from hakube.apiserver.schema import descriptions
+    from hakube.apiserver.schema.registry import TYPES
+
+    built = descriptions.build({name: sorted(obj.fields) for name, obj in TYPES.items()})
+    if built != descriptions.load():
+        pytest.skip("the installed kubernetes client's descriptions differ: regenerate descriptions.json")
+    assert len(built) > 300

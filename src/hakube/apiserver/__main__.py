@@ -15,6 +15,8 @@ import uvloop
 from aiohttp import web
 
 from hakube.apiserver.app import ApiServer, ServerConfig
+from hakube.apiserver.identity import FEATURE_GATE as IDENTITY_GATE
+from hakube.apiserver.identity import IdentitySettings
 from hakube.apiserver.listeners import ExtraListeners
 from hakube.store.storage import TLSFiles
 
@@ -47,8 +49,30 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--listeners-file", type=Path,
                    help="hakube: extra addresses to serve (the external IP), re-read on SIGHUP; "
                         "see hakube.apiserver.listeners_file")
+    p.add_argument("--feature-gates", default="", help="NAME=true|false,… (known: APIServerIdentity)")
+    p.add_argument("--identity-lease-renew-interval-seconds", type=float, default=10.0,
+                   help="how often this server renews its identity lease (APIServerIdentity)")
+    p.add_argument("--identity-lease-duration-seconds", type=int, default=3600,
+                   help="identity leases not renewed for this long are deleted; also the GC period")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
+
+
+KNOWN_GATES = frozenset({IDENTITY_GATE})
+
+
+def parse_feature_gates(text: str) -> tuple[tuple[str, bool], ...]:
+    """`A=true,B=false` as pairs; a malformed entry is an error, an unknown gate a warning
+    (the cluster passes one gate list to every component)."""
+    gates: dict[str, bool] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not name or not sep or value.lower() not in ("true", "false"):
+            raise SystemExit(f"invalid --feature-gates entry {item!r}: expected NAME=true or NAME=false")
+        if name not in KNOWN_GATES:
+            logging.warning("unrecognized feature gate %s: ignored", name)
+        gates[name] = value.lower() == "true"
+    return tuple(sorted(gates.items()))
 
 
 def _etcd_tls(args: argparse.Namespace) -> TLSFiles | None:
@@ -56,6 +80,14 @@ def _etcd_tls(args: argparse.Namespace) -> TLSFiles | None:
         return None
     return TLSFiles(ca_pem=args.etcd_cafile.read_bytes(), cert_pem=args.etcd_certfile.read_bytes(),
                     key_pem=args.etcd_keyfile.read_bytes())
+
+
+def _identity_settings(args: argparse.Namespace) -> IdentitySettings:
+    try:
+        return IdentitySettings(renew_interval=args.identity_lease_renew_interval_seconds,
+                                duration=args.identity_lease_duration_seconds)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
 
 
 def server_ssl(args: argparse.Namespace) -> ssl.SSLContext:
@@ -81,6 +113,8 @@ async def serve(args: argparse.Namespace) -> None:
         service_account_key_files=tuple(args.service_account_key_file),
         service_account_issuer=args.service_account_issuer,
         api_audiences=tuple(a for a in args.api_audiences.split(",") if a),
+        feature_gates=parse_feature_gates(args.feature_gates),
+        identity=_identity_settings(args),
     )
     server = ApiServer(config)
     app = server.build()

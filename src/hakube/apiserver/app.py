@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +32,23 @@ from hakube.apiserver import (
 from hakube.apiserver.auth import PUBLIC_PATHS, Authenticator, User
 from hakube.apiserver.bootstrap import Compactor, DefaultObjects, ensure_system_namespaces
 from hakube.apiserver.handlers import ResourceHandler, json_response
+from hakube.apiserver.identity import FEATURE_GATE as IDENTITY_GATE
+from hakube.apiserver.identity import IdentityLease, IdentitySettings
 from hakube.apiserver.metrics import Metrics
 from hakube.apiserver.registry import Registry
 from hakube.apiserver.requestinfo import parse_resource_path
 from hakube.apiserver.resources import ResourceTable
 from hakube.apiserver.reviews import Reviews
 from hakube.apiserver.watchcache import WatchCache
-from hakube.store.errors import KeyNotFound
+from hakube.store.errors import Indeterminate, KeyNotFound, StoreError
 from hakube.store.storage import Storage, TLSFiles
 
 log = logging.getLogger(__name__)
+
+# etcd readiness: probed every ETCD_PROBE_INTERVAL s; /readyz fails after ETCD_READY_GRACE s without an answer.
+ETCD_PROBE_INTERVAL = 0.25
+ETCD_PROBE_TIMEOUT = 2.0
+ETCD_READY_GRACE = 3.0
 
 _VERB_BY_METHOD = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
@@ -63,6 +70,12 @@ class ServerConfig:
     service_account_key_files: tuple[Path, ...] = ()
     service_account_issuer: str = satoken.DEFAULT_ISSUER
     api_audiences: tuple[str, ...] = ()
+    # --feature-gates, as given (NAME -> enabled); the gates we know are read with `gate`.
+    feature_gates: tuple[tuple[str, bool], ...] = ()
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
+
+    def gate(self, name: str) -> bool:
+        return dict(self.feature_gates).get(name, False)
 
 
 def version_info() -> dict[str, str]:
@@ -92,9 +105,12 @@ class ApiServer:
         self.defaults = DefaultObjects(self.registries, policy=self.authorizer.index)
         self.reviews = Reviews(self.authorizer, self.registries, signer,
                                config.api_audiences or (config.service_account_issuer,))
+        self.identity: IdentityLease | None = None
+        if config.gate(IDENTITY_GATE):
+            self.identity = IdentityLease(self.registries[("coordination.k8s.io", "v1", "leases")],
+                                          config.identity)
         self.shutting_down = False
-        self._etcd_ok = False
-        self._etcd_checked = 0.0
+        self._etcd_last_ok: float | None = None  # monotonic time of the last answered etcd probe
 
     # -- lifetimes ------------------------------------------------------------
 
@@ -106,10 +122,19 @@ class ApiServer:
                                 name="system-namespaces"),
             asyncio.create_task(self._guard(Compactor(self.storage, self.config.compaction_interval).run(),
                                             "compactor"), name="compactor"),
+            asyncio.create_task(self._guard(self._probe_etcd(), "etcd-probe"), name="etcd-probe"),
             asyncio.create_task(self._guard(self.defaults.run(), "default-objects"), name="default-objects"),
             asyncio.create_task(self._guard(self.defaults.run_aggregation(), "clusterrole-aggregation"),
                                 name="clusterrole-aggregation"),
         ]
+        if self.identity is not None:
+            log.info("API server identity: %s", self.identity.identity)
+            tasks += [
+                asyncio.create_task(self._guard(self.identity.run_heartbeat(), "identity-lease"),
+                                    name="identity-lease"),
+                asyncio.create_task(self._guard(self.identity.run_gc(), "identity-lease-gc"),
+                                    name="identity-lease-gc"),
+            ]
         yield
         self.shutting_down = True
         for task in tasks:
@@ -117,6 +142,9 @@ class ApiServer:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.identity is not None:
+            # Graceful stop: peers need not wait a lease duration to forget us.
+            log.info("%s", await self.identity.release())
         self.authorizer.close()
         await self.cache.stop()
         await self.storage.close()
@@ -132,13 +160,29 @@ class ApiServer:
 
     # -- health -----------------------------------------------------------------
 
+    async def _probe_etcd(self) -> None:
+        """Probe etcd in the background, so /readyz answers at once whatever etcd does.
+
+        A load balancer checks /readyz with a short timeout (500 ms); a probe that
+        waits on etcd would make a slow etcd look like a dead API server.
+        """
+        while True:
+            # The member's view of its leader first: a local call, answered even mid-election.
+            with contextlib.suppress(StoreError):
+                _member, leader = await self.storage.member_status()
+                self.storage.note_leader(leader)
+            if await self.storage.healthy(timeout=ETCD_PROBE_TIMEOUT):
+                self._etcd_last_ok = time.monotonic()
+            await asyncio.sleep(ETCD_PROBE_INTERVAL)
+
     async def etcd_healthy(self) -> bool:
-        # Cache the answer for a moment: load balancers probe often.
-        now = time.monotonic()
-        if now - self._etcd_checked > 0.5:
-            self._etcd_ok = await self.storage.healthy()
-            self._etcd_checked = now
-        return self._etcd_ok
+        # Ready while etcd answered within the grace period. An etcd leader election
+        # (about a second here) makes every member refuse quorum reads for a moment;
+        # failing /readyz then would get every API server ejected by the load balancer
+        # at once — a full outage out of a blip (kube-apiserver likewise gives its etcd
+        # readiness check a timeout rather than failing on the first refused read).
+        last = self._etcd_last_ok
+        return last is not None and time.monotonic() - last < ETCD_READY_GRACE
 
     def checks(self, endpoint: str) -> list[health.HealthCheck]:
         checks = [health.ping(), health.HealthCheck("log", _true)]
@@ -201,7 +245,15 @@ class ApiServer:
             response = await handler(request)
             code = response.status
             return response
-        except status.StatusError as err:
+        except (status.StatusError, StoreError) as raised:
+            # A storage error that escaped a handler is etcd being unreachable or
+            # leaderless: 503 with Retry-After, which client-go retries on its own.
+            if isinstance(raised, status.StatusError):
+                err = raised
+            elif isinstance(raised, Indeterminate):
+                err = status.timeout(f"Timeout: {raised}")  # kube answers etcd timeouts with 504
+            else:
+                err = status.unavailable(f"etcd is unavailable: {raised}", retry_after=1)
             code = err.code
             resp = json_response(err.to_status(), code=err.code)
             resp.headers.update(err.headers)
@@ -306,6 +358,7 @@ class ApiServer:
         app = web.Application(middlewares=[self.middleware], client_max_size=4 * 1024 * 1024)
         app.cleanup_ctx.append(self.lifetime)
         app.router.add_get("/version", self.version)
+        app.router.add_get("/version/", self.version)  # go-restful answers both; kr8s asks for this one
         app.router.add_get("/metrics", self.metrics_endpoint)
         for endpoint in ("healthz", "livez", "readyz"):
             app.router.add_get(f"/{endpoint}", self.health_route(endpoint))

@@ -9,12 +9,13 @@ Table as negotiated.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 from aiohttp import web
 
-from hakube.apiserver import codec, listing, negotiate, patch, protobuf, status, subresources, watch
-from hakube.apiserver.bodies import Body, check_fields, field_validation, read_object, read_raw
+from hakube.apiserver import codec, fieldmanager, listing, negotiate, patch, protobuf, status, subresources, watch
+from hakube.apiserver.bodies import check_fields, check_type, field_validation, read_object, read_raw
 from hakube.apiserver.listing import check_field_selector, list_options
 from hakube.apiserver.registry import Registry, WriteOptions
 from hakube.apiserver.requestinfo import RequestInfo
@@ -42,7 +43,12 @@ def write_options(request: web.Request) -> WriteOptions:
     for value in dry:
         if value != "All":
             raise status.bad_request(f'dryRun: Unsupported value: "{value}": supported values: "All"')
-    return WriteOptions(dry_run=bool(dry), field_manager=request.query.get("fieldManager", ""))
+    # Without fieldManager the write is recorded for the User-Agent's product name
+    # (apiserver handlers/rest.go prefixFromUserAgent).
+    manager = request.query.get("fieldManager") or fieldmanager.default_manager(
+        request.headers.get("User-Agent", ""))
+    fieldmanager.check_manager(manager)
+    return WriteOptions(dry_run=bool(dry), field_manager=manager)
 
 
 class ResourceHandler:
@@ -253,27 +259,38 @@ async def _server_side_apply(
     reg: Registry, info: RequestInfo, request: web.Request, raw: bytes, opts: WriteOptions, mode: str,
     warnings: list[str], subresource: str,
 ) -> tuple[Obj, bool, list[str]]:
-    """Minimal server-side apply (API-COMPAT.md §4): create if absent, else merge the applied
-    configuration into the live object strategically. Field ownership is not tracked yet,
-    so fields a manager stops applying are not removed."""
-    if not opts.field_manager:
+    """Server-side apply (API-COMPAT.md §4): merge the applied configuration into the live
+    object (or create it) with field ownership, conflicts and pruning (see fieldmanager)."""
+    if not request.query.get("fieldManager"):
         raise status.StatusError(
             422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is '
             "required for apply patch")
+    force_param = request.query.get("force", "false")
+    if force_param not in ("true", "false", "1", "0", "True", "False"):
+        raise status.bad_request(f'force: invalid boolean value "{force_param}"')
+    force = force_param in ("true", "1", "True")
     applied = codec.decode_apply_patch(raw)
     if not isinstance(applied, dict):
         raise status.bad_request("the body of an apply patch must be an object")
-    body = Body(applied, raw)
-    ResourceHandler(reg, info)._check_identity(body.obj, name=info.name)
+    # An apply configuration names its type (apiserver fieldmanager structuredmerge.go Apply).
+    if not applied.get("apiVersion"):
+        raise status.bad_request("Incorrect version specified in apply patch. Specified patch version: , "
+                                 f"expected: {reg.resource.api_version}")
+    if not applied.get("kind"):
+        raise status.bad_request("Object 'Kind' is missing in '" + raw[:200].decode(errors="replace") + "'")
+    check_type(applied.get("kind"), applied.get("apiVersion"), reg.resource.kind, reg.resource.api_version)
+    ResourceHandler(reg, info)._check_identity(applied, name=info.name)
     warnings[:] = check_fields(reg.resource, applied, b"", mode)
-    applied.setdefault("metadata", {})["name"] = info.name
-    applied["kind"], applied["apiVersion"] = reg.resource.kind, reg.resource.api_version
+    applied["metadata"]["name"] = info.name
+    if reg.resource.namespaced:
+        applied["metadata"]["namespace"] = info.namespace
     type_name = _patch_type_name(reg)
-    applied_bytes = codec.dumps({k: v for k, v in applied.items() if k not in ("kind", "apiVersion")})
 
-    def mutate(old: Obj) -> Obj:
-        return patch_document(old, applied_bytes, codec.STRATEGIC_MERGE_PATCH, type_name=type_name)
+    def mutate(old: Obj | None) -> Obj:
+        return fieldmanager.apply(old, applied, manager=opts.field_manager, force=force,
+                                  api_version=reg.resource.api_version, type_name=type_name,
+                                  subresource=subresource, has_status=reg.strategy.has_status)
 
-    obj, created = await reg.update(info.namespace, info.name, mutate, opts, subresource=subresource,
-                                    create_if_missing=copy.deepcopy(applied))
+    obj, created = await reg.update(info.namespace, info.name, mutate, dataclasses.replace(opts, applied=True),
+                                    subresource=subresource, create_if_missing=mutate(None))
     return obj, created, warnings

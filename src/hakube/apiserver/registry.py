@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from hakube.apiserver import codec, status, timefmt
+from hakube.apiserver import codec, fieldmanager, status, timefmt
 from hakube.apiserver.names import generate_name
 from hakube.apiserver.resources import Resource
 from hakube.apiserver.schema.registry import TYPES, type_for
@@ -33,6 +33,8 @@ _SYSTEM_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp",
 class WriteOptions:
     dry_run: bool = False
     field_manager: str = ""
+    # The write is a server-side apply whose managedFields the mutation already set.
+    applied: bool = False
 
 
 Mutator = Callable[[Obj], Obj]
@@ -140,7 +142,7 @@ class Registry:
             if base:
                 meta["name"] = generate_name(str(base))
             name = str(meta.get("name") or "")
-            self._prepare_create(obj)
+            self._prepare_create(obj, opts)
             if opts.dry_run:
                 return self.decorate(obj)
             try:
@@ -157,8 +159,9 @@ class Registry:
             f'{self.resource.qualified} "{meta.get("name")}" already exists, the server was not able '
             "to generate a unique name for the object")
 
-    def _prepare_create(self, obj: Obj) -> None:
+    def _prepare_create(self, obj: Obj, opts: WriteOptions) -> None:
         meta = obj["metadata"]
+        incoming = meta.get("managedFields")
         name = str(meta.get("name") or "")
         if not name:
             raise self.invalid("", [{"reason": "FieldValueRequired", "field": "metadata.name",
@@ -180,6 +183,7 @@ class Registry:
         causes = self.strategy.validate(obj)
         if causes:
             raise self.invalid(name, causes)
+        self._record_fields(None, obj, incoming, opts, subresource="")
 
     async def check_namespace_open(self, namespace: str) -> None:
         """Nothing is created in a missing or terminating namespace (NamespaceLifecycle admission)."""
@@ -231,7 +235,7 @@ class Registry:
             new = mutate(self.decorate(copy.deepcopy(old)) if self.converts else copy.deepcopy(old))
             if self.converts:
                 new = self.strategy.to_storage_version(new)
-            new = self._prepare_update(new, old, subresource=subresource)
+            new = self._prepare_update(new, old, subresource=subresource, opts=opts)
             result["obj"] = new
             if _is_finished(new):
                 return DELETE
@@ -248,11 +252,20 @@ class Registry:
         obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
         return self.decorate(obj), False
 
-    def _prepare_update(self, new: Obj, old: Obj, *, subresource: str) -> Obj:
+    def _record_fields(self, old: Obj | None, new: Obj, incoming: object, opts: WriteOptions, *,
+                       subresource: str) -> None:
+        """managedFields after the write (fieldmanager.record_update); an apply set them already."""
+        fieldmanager.record_update(
+            old, new, manager="" if opts.applied else opts.field_manager, incoming=incoming,
+            api_version=self.storage_api_version, type_name=self._type_name, subresource=subresource,
+            has_status=self.strategy.has_status)
+
+    def _prepare_update(self, new: Obj, old: Obj, *, subresource: str, opts: WriteOptions | None = None) -> Obj:
         name = old["metadata"]["name"]
         if not isinstance(new.get("metadata"), dict):
             raise status.bad_request("metadata must be an object")
         meta = new["metadata"]
+        incoming = meta.get("managedFields")
         rv = meta.get("resourceVersion")
         if rv:
             if str(rv) != old["metadata"]["resourceVersion"]:
@@ -291,6 +304,7 @@ class Registry:
         causes = [] if internal else self.strategy.validate_update(new, old)
         if causes:
             raise self.invalid(name, causes)
+        self._record_fields(old, new, incoming, opts or WriteOptions(), subresource=subresource)
         meta.pop("resourceVersion", None)
         return new
 

@@ -1,5 +1,5 @@
 """Subresources: /status, /scale (autoscaling/v1 Scale), pods/binding, pods/eviction,
-namespaces/finalize (API-COMPAT.md §5)."""
+namespaces/finalize, pods/log (API-COMPAT.md §5)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ async def handle(reg: Registry, info: RequestInfo, request: web.Request) -> web.
         return await _eviction(reg, info, request)
     if sub.name == "finalize":
         return await _finalize(reg, info, request)
+    if sub.name == "log":
+        return await _log(reg, info, request)
     raise status.not_found(f"{reg.resource.plural}/{sub.name}", reg.resource.group, info.name)
 
 
@@ -186,3 +188,31 @@ async def _finalize(reg: Registry, info: RequestInfo, request: web.Request) -> w
     obj, _ = await reg.update(info.namespace, info.name, finalize, handlers.write_options(request),
                               subresource="finalize")
     return handlers.json_response(obj)
+
+
+# -- pods/log -------------------------------------------------------------------------
+
+NO_LOGS = "hakube's hollow nodes run no containers and keep no logs"
+
+
+async def _log(reg: Registry, info: RequestInfo, request: web.Request) -> web.Response:
+    """There is never a log to read: say so in one clear Status rather than failing obscurely.
+
+    kube-apiserver answers 400 BadRequest for a log it cannot serve (`container "c" in pod
+    "p" is waiting to start`, pkg/registry/core/pod/strategy.go LogLocation); we answer the
+    same way, after the same checks of the pod and the container name.
+    """
+    pod = await reg.get(info.namespace, info.name)
+    spec = pod.get("spec") or {}
+    names = [c.get("name", "") for key in ("initContainers", "containers", "ephemeralContainers")
+             for c in spec.get(key) or []]
+    container = request.query.get("container", "")
+    if not container:
+        if len(spec.get("containers") or []) != 1:
+            raise status.bad_request(
+                f"a container name must be specified for pod {info.name}, choose one of: "
+                f"[{' '.join(c.get('name', '') for c in spec.get('containers') or [])}]")
+        container = spec["containers"][0].get("name", "")
+    elif container not in names:
+        raise status.bad_request(f"container {container} is not valid for pod {info.name}")
+    raise status.bad_request(f'container "{container}" in pod "{info.name}" has no logs: {NO_LOGS}')

@@ -88,11 +88,16 @@ class Watcher:
         return None
 
     def close(self) -> None:
+        """End the stream. Undelivered events are dropped, never skipped over: the client
+        re-watches from the last event it received and the history replays the rest. (When
+        closing because the queue is full, the end marker must still fit, or the stream
+        would stay open and silent.)"""
         if self.closed:
             return
         self.closed = True
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(None)
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
 
 
 def _with_rv(obj: Obj, revision: int) -> Obj:

@@ -24,6 +24,8 @@ from hakube.cluster import pki
 COMPONENT_USERS = {
     "kube-controller-manager": "system:kube-controller-manager",
     "kube-scheduler": "system:kube-scheduler",
+    "addon-manager": "system:addon-manager",
+    "cluster-autoscaler": "system:cluster-autoscaler",
 }
 
 

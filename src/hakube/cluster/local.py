@@ -32,7 +32,8 @@ from hakube.store.etcd import find_etcd
 __all__ = ["APISERVER_PORT", "COMPONENTS", "ClusterError", "LocalCluster", "UpOptions", "pick_block"]
 
 # What a replica runs, in the order they stop: the API's clients, the API server, etcd last.
-COMPONENTS = ("kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd")
+COMPONENTS = ("kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd", "addon-manager",
+              "cluster-autoscaler")
 
 
 class ClusterError(Exception):

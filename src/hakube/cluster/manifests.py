@@ -77,6 +77,8 @@ def replica_manifests(layout: Layout, state: ClusterState, replica: ReplicaState
     elected = {
         "kube-controller-manager": ["hakube.controllers", f"--external-ip={state.external_ip}"],
         "kube-scheduler": ["hakube.scheduler"],
+        # Acts on hollow node hosts recorded in the cluster directory (hakube.autoscaler).
+        "cluster-autoscaler": ["hakube.autoscaler", f"--cluster-dir={layout.root}"],
     }
     pods = [
         # No liveness probe for etcd: its ports demand client certificates, and
@@ -90,6 +92,10 @@ def replica_manifests(layout: Layout, state: ClusterState, replica: ReplicaState
         argv = [sys.executable, "-m", module, f"--kubeconfig={rdir / f'{component}.kubeconfig'}",
                 "--leader-elect=true", f"--identity-prefix={replica.name}", *extra]
         pods.append(manifest(component, argv, grace_period=10))
+    # Add-on manager: one per replica, no election (seed 004); all read the cluster's add-on folder.
+    pods.append(manifest("addon-manager", [
+        sys.executable, "-m", "hakube.addons", f"--kubeconfig={rdir / 'addon-manager.kubeconfig'}",
+        f"--addons-dir={layout.root / 'addons'}", f"--identity-prefix={replica.name}"], grace_period=10))
     return pods
 
 

@@ -33,6 +33,7 @@ import aiohttp
 from hakube.apiserver.listeners_file import ListenerSpec, write_spec
 from hakube.client.api import LEASES, NODES, PODS, ApiClient, ApiError, Credentials
 from hakube.cluster import pki, processes
+from hakube.cluster.addons import write_default_addons
 from hakube.cluster.certs import COMPONENT_USERS, ClusterPKI
 from hakube.cluster.kubeconfig import render_kubeconfig
 from hakube.cluster.layout import ClusterState, Layout, Operation, ReplicaState
@@ -156,6 +157,7 @@ class Replicas:
         if not path.exists():
             external = [f"{state.external_ip}:{APISERVER_PORT}"] if listen_external else []
             write_spec(path, ListenerSpec(generation=1, listen=tuple(external)))
+        write_default_addons(self.layout, state, self.pki.load("ca").cert_pem)
         pods = replica_manifests(self.layout, state, replica, initial_cluster=initial_cluster,
                                  initial_state=initial_state)
         write_replica_manifests(self.layout, pods, replica)

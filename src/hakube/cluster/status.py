@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
+from datetime import UTC, datetime
 from typing import Any
 
+from hakube.apiserver import identity
+from hakube.client.api import LEASES, ApiClient, ApiError, Credentials
 from hakube.cluster.local import LocalCluster
-from hakube.cluster.manifests import client_endpoint
+from hakube.cluster.manifests import APISERVER_PORT, client_endpoint
 from hakube.lb import LoadBalancerError
 from hakube.lb.runtime import RuntimeAPIError
 from hakube.store.errors import StoreError
@@ -65,6 +69,7 @@ async def gather(cluster: LocalCluster) -> dict[str, Any]:
         load_balancer = {"address": f"{state.external_ip}:6443", "running": lb.running, "pid": lb.pid,
                          "backends": backends}
     leases = await cluster.lease_holders(state.external_ip, LEASE_NAMES)
+    apiservers = await live_apiservers(cluster, state.external_ip)
     return {
         "name": state.name,
         "clusterDir": str(layout.root),
@@ -73,6 +78,7 @@ async def gather(cluster: LocalCluster) -> dict[str, Any]:
         "replicas": replicas,
         "loadBalancer": load_balancer,
         "leases": leases,
+        "apiservers": apiservers,
         "quorumReads": state.quorum_reads,
         "multizone": state.multizone,
         "autoRepair": state.auto_repair,
@@ -84,3 +90,24 @@ async def gather(cluster: LocalCluster) -> dict[str, Any]:
         "faultTolerance": health.fault_tolerance if health else 0,
         "operation": vars(state.operation) if state.operation else None,
     }
+
+
+async def live_apiservers(cluster: LocalCluster, ip: str) -> list[dict[str, Any]] | None:
+    """API servers that announce themselves with a live identity Lease (APIServerIdentity).
+
+    An empty list when the gate is off; None when the API does not answer.
+    """
+    creds = Credentials.from_kubeconfig(cluster.layout.kubeconfig)
+    creds = Credentials(server=f"https://{ip}:{APISERVER_PORT}", ca_pem=creds.ca_pem, cert_pem=creds.cert_pem,
+                        key_pem=creds.key_pem)
+    try:
+        async with ApiClient(creds, timeout=3.0) as client:
+            body = await client.list(LEASES, identity.NAMESPACE,
+                                     label_selector=f"{identity.LABEL_KEY}={identity.LABEL_VALUE}")
+    except (ApiError, OSError, ssl.SSLError):
+        return None
+    now = datetime.now(UTC)
+    return [{"id": lease["metadata"]["name"], "holderIdentity": (lease.get("spec") or {}).get("holderIdentity"),
+             "renewTime": (lease.get("spec") or {}).get("renewTime")}
+            for lease in sorted(body.get("items") or [], key=lambda o: o["metadata"]["name"])
+            if not identity.expired(lease, now=now)]

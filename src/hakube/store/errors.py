@@ -51,3 +51,11 @@ class FutureRevision(StoreError):
 
 class Unavailable(StoreError):
     """etcd could not be reached or did not answer in time."""
+
+
+class Indeterminate(StoreError):
+    """A write whose outcome is unknown: etcd lost its leader while the write was in flight.
+
+    The proposal may have been committed or dropped; etcd will never say. Callers
+    must not retry it blindly (a compare-and-set could apply twice).
+    """

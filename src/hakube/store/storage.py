@@ -23,6 +23,7 @@ from aetcd import rpc
 from hakube.store.errors import (
     Compacted,
     FutureRevision,
+    Indeterminate,
     KeyExists,
     KeyNotFound,
     StoreError,
@@ -95,6 +96,23 @@ def _kv(kv: Any) -> KV:
     return KV(kv.key.decode(), bytes(kv.value), kv.mod_revision, kv.create_revision)
 
 
+# How long a call may wait out an etcd leader election (about a second on loopback).
+RETRY_WINDOW = 3.0
+_NOT_PROPOSED = ("no leader", "connection refused", "failed to connect", "not enough started members")
+
+
+def _retryable(op: str, err: grpc.aio.AioRpcError) -> bool:
+    if op == "health":
+        return False  # a health probe reports what it sees; it does not wait
+    details = (err.details() or "").lower()
+    if "compacted" in details or "future revision" in details:
+        return False
+    if op in ("range", "status"):
+        return err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) or \
+            any(m in details for m in ("leader changed", *_NOT_PROPOSED))
+    return any(m in details for m in _NOT_PROPOSED)
+
+
 def _translate(err: grpc.aio.AioRpcError, *, revision: int = 0) -> StoreError:
     details = err.details() or ""
     code = err.code()
@@ -137,6 +155,11 @@ class Storage:
         self._observe = observe
         self._channel: grpc.aio.Channel | None = None
         self._kv: Any = None
+        # Leader tracking for abandoning writes lost with a dead leader (see _txn).
+        self._leader = -1
+        self._leader_epoch = 0
+        self._in_flight: dict[asyncio.Future[Any], int] = {}
+        self._abandoned: dict[asyncio.Future[Any], bool] = {}
         self._watch: Any = None
         self._maintenance: Any = None
 
@@ -162,15 +185,30 @@ class Storage:
 
     async def _call(self, op: str, method: Any, request: Any, *, revision: int = 0,
                     timeout: float | None = None) -> Any:
+        """One etcd call; retried through a brief etcd outage only where a retry is safe.
+
+        Reads are always safe to repeat. A write is repeated only when etcd said it
+        never proposed it ("no leader": refused before raft; or the connection was
+        refused): a write that may have been committed ("leader changed", a timeout)
+        is never repeated, since a compare-and-set repeated after its own success
+        would fail, or apply twice.
+        """
         if self._channel is None:
             raise Unavailable("storage is not connected")
         start = time.perf_counter()
+        deadline = time.monotonic() + RETRY_WINDOW
+        delay = 0.05
         try:
-            return await method(request, timeout=timeout or self._timeout)
-        except grpc.aio.AioRpcError as err:
-            raise _translate(err, revision=revision) from None
-        except (TimeoutError, grpc.aio.UsageError) as err:
-            raise Unavailable(f"etcd {op} failed: {err}") from None
+            while True:
+                try:
+                    return await method(request, timeout=timeout or self._timeout)
+                except grpc.aio.AioRpcError as err:
+                    if not (_retryable(op, err) and time.monotonic() + delay < deadline):
+                        raise _translate(err, revision=revision) from None
+                except (TimeoutError, grpc.aio.UsageError) as err:
+                    raise Unavailable(f"etcd {op} failed: {err}") from None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.4)
         finally:
             if self._observe is not None:
                 self._observe(op, time.perf_counter() - start)
@@ -179,8 +217,39 @@ class Storage:
         return await self._call("range", self._kv.Range, request, revision=request.revision)
 
     async def _txn(self, compare: list[Any], success: list[Any], failure: list[Any]) -> Any:
-        return await self._call("txn", self._kv.Txn,
-                                rpc.TxnRequest(compare=compare, success=success, failure=failure))
+        """A write, abandoned (Indeterminate) if etcd's leader changes while it is in flight.
+
+        A proposal forwarded to a leader that then dies is lost without an answer:
+        etcd would let it wait for its own request timeout (seconds). When the local
+        member reports another leader (see `note_leader`), writes begun under the old
+        one are given up at once, so clients retry against the new leader.
+        """
+        task = asyncio.ensure_future(self._call(
+            "txn", self._kv.Txn, rpc.TxnRequest(compare=compare, success=success, failure=failure)))
+        self._in_flight[task] = self._leader_epoch
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if task.cancelled() and self._abandoned.pop(task, False):
+                raise Indeterminate("etcd's leader changed while the write was in flight; it may or may "
+                                    "not have taken effect") from None
+            raise
+        finally:
+            self._in_flight.pop(task, None)
+
+    def note_leader(self, leader_id: int) -> None:
+        """The local member's current leader (0: none). A change abandons writes begun before it."""
+        if leader_id == self._leader:
+            return
+        first = self._leader == -1
+        self._leader = leader_id
+        if first:
+            return
+        self._leader_epoch += 1
+        for task, epoch in list(self._in_flight.items()):
+            if epoch < self._leader_epoch and not task.done():
+                self._abandoned[task] = True
+                task.cancel()
 
     @staticmethod
     def _mod_equals(key: bytes, revision: int) -> Any:
@@ -229,7 +298,7 @@ class Storage:
     async def healthy(self, *, timeout: float = 2.0) -> bool:
         """True when the member answers a quorum read in time (kube's --etcd-healthcheck-timeout is 2 s)."""
         try:
-            await self._call("range", self._kv.Range,
+            await self._call("health", self._kv.Range,
                              rpc.RangeRequest(key=b"health", count_only=True), timeout=timeout)
         except StoreError:
             return False

@@ -7,6 +7,8 @@ strategic-merge behaviour of lists (`x-kubernetes-patch-strategy` /
 v3: Quantity, IntOrString, Time and MicroTime are named schemas referenced by
 `$ref`, and a reference that needs siblings (a description or patch strategy)
 is wrapped in `allOf`, because OpenAPI 3.0 ignores siblings of `$ref`.
+Descriptions the table does not carry come from upstream's own prose
+(`descriptions.py`, read from the official client's models at build time).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from hakube.apiserver.schema import descriptions
 from hakube.apiserver.schema.model import Field, ObjectType
 from hakube.apiserver.schema.registry import kinds_of, referenced
 
@@ -81,10 +84,14 @@ def component_schemas(types: Mapping[str, ObjectType], roots: Iterable[str]) -> 
 def object_schema(obj: ObjectType) -> dict[str, Any]:
     """The schema of one object type."""
     schema: dict[str, Any] = {"type": "object"}
-    if obj.description:
-        schema["description"] = obj.description
+    description = obj.description or descriptions.type_description(obj.name)
+    if description:
+        schema["description"] = description
     if obj.fields:
-        schema["properties"] = {name: field_schema(obj.fields[name]) for name in sorted(obj.fields)}
+        schema["properties"] = {
+            name: field_schema(obj.fields[name], descriptions.field_description(obj.name, name))
+            for name in sorted(obj.fields)
+        }
     gvks = kinds_of(obj.name)
     if gvks:
         schema["x-kubernetes-group-version-kind"] = [
@@ -93,12 +100,13 @@ def object_schema(obj: ObjectType) -> dict[str, Any]:
     return schema
 
 
-def field_schema(fld: Field) -> dict[str, Any]:
+def field_schema(fld: Field, upstream_description: str = "") -> dict[str, Any]:
     """The schema of one property, with its list and patch extensions."""
     element = _element_schema(fld.type)
     extras: dict[str, Any] = {}
-    if fld.description:
-        extras["description"] = fld.description
+    description = fld.description or upstream_description
+    if description:
+        extras["description"] = description
     if fld.patch_strategy:
         extras["x-kubernetes-patch-strategy"] = fld.patch_strategy
     if fld.merge_key:

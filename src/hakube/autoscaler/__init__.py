@@ -1,0 +1,1 @@
+"""The cluster autoscaler: grows and shrinks the hollow-node groups of a local cluster."""

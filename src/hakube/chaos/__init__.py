@@ -1,0 +1,1 @@
+"""Fault injection support: the linearizability checker and the audits of a chaos run."""
