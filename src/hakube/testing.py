@@ -8,6 +8,7 @@ by pid.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import shutil
@@ -22,6 +23,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hakube.cluster import pki
 from hakube.cluster.kubeconfig import TokenRow, render_kubeconfig, write_token_file
@@ -215,3 +217,30 @@ async def eventually(predicate: Callable[[], bool], *, timeout: float = 10.0, in
         await asyncio.sleep(interval)
     if not predicate():
         raise AssertionError(f"condition not met within {timeout}s")
+
+
+def kubectl_binary() -> str:
+    path = shutil.which("kubectl")
+    if path is None:
+        raise RuntimeError("kubectl is not installed (the setup script installs it)")
+    return path
+
+
+class Kubectl:
+    """The real kubectl with its own kubeconfig and HOME (so its discovery cache is its own)."""
+
+    def __init__(self, kubeconfig: Path, home: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(home)}
+        self.binary = kubectl_binary()
+
+    def run(self, *args: str, input: str | None = None, check: bool = True,
+            env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([self.binary, *args], input=input, capture_output=True, text=True,
+                              env={**self.env, **(env or {})}, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "-o", "json").stdout)

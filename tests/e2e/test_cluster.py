@@ -32,10 +32,9 @@ from typing import Any
 
 import pytest
 
-from conftest import Kubectl
 from hakube.client.api import DEPLOYMENTS, LEASES, NODES, PODS, ApiClient, ApiError, Credentials
 from hakube.cluster import pki
-from hakube.testing import LocalStack
+from hakube.testing import Kubectl, LocalStack
 
 on_session_loop = pytest.mark.asyncio(loop_scope="session")
 

@@ -49,7 +49,7 @@ def test_up_status_down(cluster_dir: Path) -> None:
     assert replica["name"].startswith(f"{info['name']}-") and len(replica["name"]) == len(info["name"]) + 4
     components = replica["components"]
     assert set(components) == {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
-                               "addon-manager"}
+                               "addon-manager", "cluster-autoscaler"}
     assert all(c["state"] == "running" for c in components.values()), components
     # With one replica its API server serves the external IP itself; the replica has its own address too.
     assert replica["ip"] != info["externalIP"]

@@ -17,7 +17,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -37,10 +37,7 @@ from hakube.client.api import (
     Credentials,
     ResourceRef,
 )
-from hakube.testing import LocalStack
-
-if TYPE_CHECKING:
-    from conftest import Kubectl
+from hakube.testing import Kubectl, LocalStack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -111,8 +108,6 @@ def manager(lifecycle_stack: tuple[LocalStack, ControllerManager]) -> Controller
 
 @pytest.fixture
 def lifecycle_kubectl(lifecycle_stack: tuple[LocalStack, ControllerManager], tmp_path: Path) -> Kubectl:
-    from conftest import Kubectl
-
     return Kubectl(lifecycle_stack[0].kubeconfig(0), tmp_path)
 
 

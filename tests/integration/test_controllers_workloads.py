@@ -25,10 +25,9 @@ from typing import Any
 
 import pytest
 
-from conftest import Kubectl
 from hakube.client.api import DEPLOYMENTS, EVENTS, NAMESPACES, PODS, REPLICASETS, ApiClient, ApiError, Credentials
 from hakube.client.informer import Informer
-from hakube.testing import LocalStack
+from hakube.testing import Kubectl, LocalStack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

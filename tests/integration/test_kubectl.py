@@ -16,13 +16,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 import yaml
 
-if TYPE_CHECKING:
-    from conftest import Kubectl
+from hakube.testing import Kubectl
 
 # -- helpers ------------------------------------------------------------------------
 

@@ -15,15 +15,12 @@ import ssl
 import urllib.error
 import urllib.request
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-from hakube.testing import LocalStack
+from hakube.testing import Kubectl, LocalStack
 from pbwire import encode_object, envelope, lfield, vfield
-
-if TYPE_CHECKING:
-    from conftest import Kubectl
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 

@@ -13,15 +13,12 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from httpapi import Api, eventually
 
-from hakube.testing import LocalStack
-
-if TYPE_CHECKING:
-    from conftest import Kubectl
+from hakube.testing import Kubectl, LocalStack
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from httpapi import Api
 
-if TYPE_CHECKING:
-    from conftest import Kubectl
-    from hakube.testing import LocalStack
+from hakube.testing import Kubectl, LocalStack
 
 
 @pytest.fixture(scope="module")
