@@ -169,7 +169,8 @@ class WatchCache:
         start: str | None = None
         revision = 0
         while True:
-            page = await self._storage.list(self._prefix, limit=1000, start_key=start, revision=revision)
+            # Modest pages: each is decoded in one go, and values may be up to 1.5 MiB each.
+            page = await self._storage.list(self._prefix, limit=250, start_key=start, revision=revision)
             revision = page.revision
             for kv in page.items:
                 state[kv.key] = codec.decode_from_storage(kv.value, kv.mod_revision)

@@ -127,7 +127,9 @@ def _translate(err: grpc.aio.AioRpcError, *, revision: int = 0) -> StoreError:
 
 def open_channel(endpoint: str, tls: TLSFiles | None) -> grpc.aio.Channel:
     """A gRPC channel to one etcd endpoint ("host:port"); TLS with a client certificate when `tls` is set."""
-    options = [("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    # A page of large objects can be big (etcd allows 1.5 MiB values): accept what etcd
+    # sends, as kube-apiserver's etcd client does (MaxCallRecvMsgSize = MaxInt32).
+    options = [("grpc.max_receive_message_length", 2**31 - 1),
                ("grpc.keepalive_time_ms", 10_000), ("grpc.keepalive_timeout_ms", 5_000)]
     if tls is None:
         return grpc.aio.insecure_channel(endpoint, options=options)
