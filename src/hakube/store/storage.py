@@ -232,12 +232,14 @@ class Storage:
         try:
             return await task
         except asyncio.CancelledError:
-            if task.cancelled() and self._abandoned.pop(task, False):
+            if self._abandoned.pop(task, False):
                 raise Indeterminate("etcd's leader changed while the write was in flight; it may or may "
                                     "not have taken effect") from None
+            task.cancel()  # our caller was cancelled: do not leave the call running unobserved
             raise
         finally:
             self._in_flight.pop(task, None)
+            self._abandoned.pop(task, None)
 
     def note_leader(self, leader_id: int) -> None:
         """The local member's current leader (0: none). A change abandons writes begun before it."""
