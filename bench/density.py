@@ -34,8 +34,6 @@ import contextlib
 import json
 import os
 import platform
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -48,6 +46,7 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from api_throughput import CpuMeter, _clean, loopback_rtt, pct
+from scheduler_throughput import Child, start_child
 
 SCRIPT = Path(__file__).resolve()
 RESULTS_DIR = SCRIPT.parent / "results"
@@ -99,29 +98,6 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
 
 
 # -- processes ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Child:
-    name: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(20)
-
-
-def start_child(name: str, argv: list[str], log_path: Path) -> Child:
-    with open(log_path, "wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    return Child(name, proc, log_path)
 
 
 def start_system(settings: Settings) -> tuple[Any, list[Child]]:

@@ -46,6 +46,7 @@ from typing import Any
 
 import aiohttp
 
+from api_throughput import loopback_rtt, pct
 from hakube.apiserver.listeners_file import request_listeners
 from hakube.apiserver.reuseport import listening_sockets, migrate_req_enabled, reuseport_listener, steer
 from hakube.lb import Backend, HAProxy, LBSettings, ReplicaListeners, drain_backend, give_back, take_over
@@ -101,13 +102,6 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
     if settings.trials < 1 or min(settings.keepalive, settings.fresh, settings.writers) < 0:
         p.error("--trials must be positive and worker counts not negative")
     return args, settings
-
-
-def pct(samples: list[float], q: float) -> float:
-    if not samples:
-        return math.nan
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 # -- the kernel mechanism ------------------------------------------------------------------
@@ -379,36 +373,6 @@ async def run_trials(settings: Settings, log: Any) -> dict[str, Any]:
         stack.cleanup()
 
 
-def loopback_rtt(samples: int = 500) -> dict[str, float]:
-    server = socket.create_server(("127.0.0.1", 0))
-    port = server.getsockname()[1]
-
-    def echo() -> None:
-        conn, _ = server.accept()
-        with conn:
-            for _ in range(samples):
-                data = conn.recv(64)
-                if not data:
-                    return
-                conn.sendall(data)
-
-    thread = threading.Thread(target=echo, daemon=True)
-    thread.start()
-    times: list[float] = []
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
-        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for _ in range(samples):
-            start = time.perf_counter()
-            c.sendall(b"x" * 64)
-            got = 0
-            while got < 64:
-                got += len(c.recv(64 - got))
-            times.append(time.perf_counter() - start)
-    thread.join(5)
-    server.close()
-    return {"p50_us": round(pct(times, 0.5) * 1e6, 1), "p99_us": round(pct(times, 0.99) * 1e6, 1)}
-
-
 def summarize(settings: Settings, run: dict[str, Any], mech: dict[str, Any] | None) -> dict[str, Any]:
     trials = run["trials"]
     creation = [t["creation_s"] for t in trials]
@@ -435,7 +399,7 @@ def summarize(settings: Settings, run: dict[str, Any], mech: dict[str, Any] | No
     return {
         "benchmark": "ha_lb",
         "settings": settings.__dict__,
-        "machine": {"cores": os.cpu_count(), "kernel": platform.release(), "loopback_rtt": loopback_rtt()},
+        "machine": {"cores": os.cpu_count(), "kernel": platform.release(), "loopback_rtt": loopback_rtt(500)},
         "results": results,
         "baseline": baseline,
         "ratio": {"creation_vs_gce": max(creation) / baseline["gce_kube_up_lb_change_s"],
