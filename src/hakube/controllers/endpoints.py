@@ -23,13 +23,12 @@ from hakube.controllers.endpointsutil import (
     HEADLESS_LABEL,
     LAST_CHANGE_TRIGGER_TIME,
     WrittenVersions,
-    endpoint_facts,
     find_port,
     pod_ips,
     pod_ready,
     selected_pods,
     service_key,
-    services_for_pod,
+    services_to_resync,
     should_be_in_endpoints,
     should_set_hostname,
     trigger_time,
@@ -139,12 +138,7 @@ class EndpointsController:
 
     def _on_pod(self, event_type: str, pod: Obj, old: Obj | None) -> None:
         assert self._services is not None
-        if event_type == "MODIFIED" and old is not None and endpoint_facts(old) == endpoint_facts(pod):
-            return
-        keys = set(services_for_pod(self._services, pod))
-        if old is not None:
-            keys |= set(services_for_pod(self._services, old))
-        for key in keys:
+        for key in services_to_resync(self._services, event_type, pod, old):
             self.queue.add(key)
 
     def _on_endpoints(self, event_type: str, obj: Obj, old: Obj | None) -> None:

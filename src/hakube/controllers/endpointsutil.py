@@ -166,3 +166,14 @@ class WrittenVersions:
             if written >= 0 and int(meta.get("resourceVersion") or 0) < written:
                 return True
         return any(uid not in seen and self._written.get(uid, -1) >= 0 for uid in self._by_key.get(key, ()))
+
+
+def services_to_resync(services: Informer, event_type: str, pod: Obj, old: Obj | None) -> set[str]:
+    """Keys of the Services a pod change concerns: those selecting it before or after, unless
+    nothing that endpoints show (addresses, readiness, ports) changed."""
+    if event_type == "MODIFIED" and old is not None and endpoint_facts(old) == endpoint_facts(pod):
+        return set()
+    keys = set(services_for_pod(services, pod))
+    if old is not None:
+        keys |= set(services_for_pod(services, old))
+    return keys
