@@ -25,6 +25,7 @@ from hakube.cli_common import (
     out,
     user_error,
 )
+from hakube.cli_network import network_app
 from hakube.cli_replica import replica_app
 from hakube.cluster import addons as cluster_addons
 from hakube.cluster import nodes as hollow_nodes
@@ -56,6 +57,9 @@ def up(
     feature_gates: Annotated[str, typer.Option(help="G=true,…")] = "",
     auto_repair: Annotated[bool, typer.Option(help="bring dead replicas back (kops style)")] = False,
     force: Annotated[bool, typer.Option(help="allow refused shapes (e.g. 2 replicas)")] = False,
+    network_faults: Annotated[bool, typer.Option(
+        help="route etcd peer and API-server→etcd links through proxies that can cut, delay or drop them "
+             "(replica fail --mode isolate, hakube network)")] = False,
 ) -> None:
     """Create (or restart) a cluster, wait until its API answers, write DIR/kubeconfig."""
     gates = _parse_gates(feature_gates)
@@ -78,7 +82,8 @@ def up(
                 out.print(f"restarted {', '.join(restarted) or 'nothing'}", markup=False, highlight=False)
             else:
                 state = cluster.create(UpOptions(zone=zone, quorum_reads=quorum_reads, multizone=multizone,
-                                                 feature_gates=gates, replicas=replicas, auto_repair=auto_repair))
+                                                 feature_gates=gates, replicas=replicas, auto_repair=auto_repair,
+                                                 network_faults=network_faults))
                 asyncio.run(cluster.replicas.create_first(state))
                 for extra_zone in spread(zone, replicas, multizone=multizone)[1:]:
                     op = cluster.replicas.plan_add(state, extra_zone)
@@ -242,6 +247,7 @@ def nodes_autoscale(
 
 
 app.add_typer(replica_app, name="replica")
+app.add_typer(network_app, name="network")
 
 # -- hakube addons apply --------------------------------------------------------------------------
 

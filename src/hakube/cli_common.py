@@ -10,6 +10,7 @@ from rich.console import Console
 
 from hakube.cluster.layout import LockedError, default_cluster_dir
 from hakube.cluster.local import ClusterError, LocalCluster
+from hakube.cluster.network import NetworkError
 from hakube.cluster.replicas import ReplicaError
 from hakube.lb import LoadBalancerError
 from hakube.store.errors import StoreError
@@ -38,7 +39,8 @@ def user_error(e: BaseException) -> typer.Exit:
 
 
 # Errors a user or the cluster's state can cause: one line, no traceback.
-USER_ERRORS = (ClusterError, EtcdVersionError, ReplicaError, LockedError, StoreError, LoadBalancerError, OSError)
+USER_ERRORS = (ClusterError, EtcdVersionError, ReplicaError, NetworkError, LockedError, StoreError, LoadBalancerError,
+               OSError)
 
 
 def count_warning(n: int) -> str | None:

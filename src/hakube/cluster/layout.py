@@ -6,6 +6,7 @@ DIR/kubeconfig                admin kubeconfig (system:masters)
 DIR/tokens.csv                static bearer tokens
 DIR/pki/                      cluster CA, etcd CA, admin client certificate
 DIR/replicas/<name>/          one replica: pki/, etcd/ (data), logs/, run/ (pid files)
+DIR/network/faults.json       network fault rules the replicas' proxies follow (--network-faults)
 ```
 """
 
@@ -63,6 +64,9 @@ class ClusterState:
     name: str
     external_ip: str
     quorum_reads: bool = False
+    # etcd peer and API-server→etcd links pass through per-replica proxies that
+    # can cut, delay or drop them (creation-time option; hakube.chaos.netproxy).
+    network_faults: bool = False
     multizone: bool = False
     feature_gates: dict[str, bool] = field(default_factory=dict)
     replicas: list[ReplicaState] = field(default_factory=list)
@@ -107,6 +111,10 @@ class Layout:
 
     def replica(self, name: str) -> Path:
         return self.root / "replicas" / name
+
+    @property
+    def network_rules(self) -> Path:
+        return self.root / "network" / "faults.json"
 
     def replica_pki(self, name: str) -> Path:
         return self.replica(name) / "pki"

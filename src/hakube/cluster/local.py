@@ -76,6 +76,7 @@ class UpOptions:
     feature_gates: dict[str, bool] | None = None
     replicas: int = 1
     auto_repair: bool = False
+    network_faults: bool = False
 
 
 class LocalCluster:
@@ -98,7 +99,7 @@ class LocalCluster:
         first = ReplicaState(name=replica_name(name, set()), zone=zones[0], ip=f"{base}.11")
         state = ClusterState(name=name, external_ip=f"{base}.1", quorum_reads=opts.quorum_reads,
                              multizone=opts.multizone, feature_gates=dict(opts.feature_gates or {}),
-                             replicas=[first], auto_repair=opts.auto_repair)
+                             replicas=[first], auto_repair=opts.auto_repair, network_faults=opts.network_faults)
         self._write_pki(state)
         self.layout.save(state)
         return state

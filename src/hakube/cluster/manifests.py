@@ -21,6 +21,11 @@ from hakube.supervisor import http_liveness, manifest, write_manifest
 APISERVER_PORT = 6443
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
+# With network faults on (`hakube up --network-faults`), the proxy of each replica
+# listens on the advertised peer port and on ETCD_PROXIED_CLIENT_PORT, and etcd
+# itself takes its peers on ETCD_PROXIED_PEER_PORT.
+ETCD_PROXIED_PEER_PORT = 2381
+ETCD_PROXIED_CLIENT_PORT = 2382
 # Seconds the API server keeps serving with /readyz failing after SIGTERM, so the
 # load balancer's checks (2 × 500 ms) eject it before it stops accepting.
 SHUTDOWN_DELAY = 2
@@ -40,6 +45,7 @@ def etcd_spec(layout: Layout, state: ClusterState, replica: ReplicaState, *, ini
     return EtcdMemberSpec(
         name=replica.name, data_dir=layout.etcd_data(replica.name), ip=replica.ip,
         client_port=ETCD_CLIENT_PORT, peer_port=ETCD_PEER_PORT,
+        listen_peer_port=ETCD_PROXIED_PEER_PORT if state.network_faults else None,
         initial_cluster=initial_cluster, initial_cluster_state=initial_state,
         initial_cluster_token=f"hakube-{state.name}",
         tls=EtcdTLS(cert_file=pki / "etcd.crt", key_file=pki / "etcd.key",
@@ -54,9 +60,10 @@ def replica_manifests(layout: Layout, state: ClusterState, replica: ReplicaState
     pki = layout.replica_pki(replica.name)
     rdir = layout.replica(replica.name)
     external = f"{state.external_ip}:{APISERVER_PORT}"
+    etcd_port = ETCD_PROXIED_CLIENT_PORT if state.network_faults else ETCD_CLIENT_PORT
     apiserver = [
         sys.executable, "-m", "hakube.apiserver",
-        f"--etcd-servers=https://{client_endpoint(replica)}",
+        f"--etcd-servers=https://{replica.ip}:{etcd_port}",
         f"--etcd-cafile={layout.pki / 'etcd-ca.crt'}",
         f"--etcd-certfile={pki / 'apiserver-etcd-client.crt'}",
         f"--etcd-keyfile={pki / 'apiserver-etcd-client.key'}",
@@ -80,7 +87,8 @@ def replica_manifests(layout: Layout, state: ClusterState, replica: ReplicaState
         # Acts on hollow node hosts recorded in the cluster directory (hakube.autoscaler).
         "cluster-autoscaler": ["hakube.autoscaler", f"--cluster-dir={layout.root}"],
     }
-    pods = [
+    pods = [network_proxy(layout, replica)] if state.network_faults else []
+    pods += [
         # No liveness probe for etcd: its ports demand client certificates, and
         # a plain-text metrics port would break "nothing listens in plain text".
         manifest("etcd", etcd_command(spec, executable=etcd_path, version=etcd_version), grace_period=10),
@@ -97,6 +105,22 @@ def replica_manifests(layout: Layout, state: ClusterState, replica: ReplicaState
         sys.executable, "-m", "hakube.addons", f"--kubeconfig={rdir / 'addon-manager.kubeconfig'}",
         f"--addons-dir={layout.root / 'addons'}", f"--identity-prefix={replica.name}"], grace_period=10))
     return pods
+
+
+def network_proxy(layout: Layout, replica: ReplicaState) -> dict[str, Any]:
+    """The replica's link proxies (hakube.chaos.netproxyd): a replica's network, which faults can cut."""
+    pki = layout.replica_pki(replica.name)
+    return manifest("network-proxy", [
+        sys.executable, "-m", "hakube.chaos.netproxyd", f"--address={replica.ip}",
+        f"--peer={ETCD_PEER_PORT}:{ETCD_PROXIED_PEER_PORT}",
+        f"--etcd-client={ETCD_PROXIED_CLIENT_PORT}:{ETCD_CLIENT_PORT}",
+        f"--cert={pki / 'etcd.crt'}", f"--key={pki / 'etcd.key'}", f"--ca={layout.pki / 'etcd-ca.crt'}",
+        f"--rules={layout.network_rules}", f"--status={network_proxy_status(layout, replica)}",
+    ], grace_period=5, stop_order=-10)  # last: etcd keeps its links while it stops
+
+
+def network_proxy_status(layout: Layout, replica: ReplicaState) -> Path:
+    return layout.replica(replica.name) / "run" / "network-proxy.json"
 
 
 def listeners_file(layout: Layout, replica: ReplicaState) -> Path:

@@ -31,6 +31,7 @@ from pathlib import Path
 import aiohttp
 
 from hakube.apiserver.listeners_file import ListenerSpec, write_spec
+from hakube.chaos.netrules import isolation
 from hakube.client.api import LEASES, NODES, PODS, ApiClient, ApiError, Credentials
 from hakube.cluster import pki, processes
 from hakube.cluster.addons import write_default_addons
@@ -45,6 +46,7 @@ from hakube.cluster.manifests import (
     replica_manifests,
     write_replica_manifests,
 )
+from hakube.cluster.network import NetworkError, NetworkFaults
 from hakube.cluster.zones import ZoneError, check_new_zone, least_used_zone
 from hakube.lb import Backend, HAProxy, LBSettings
 from hakube.lb.handoff import ReplicaListeners, drain_backend, give_back, take_over
@@ -77,6 +79,7 @@ class Replicas:
         self.layout = layout
         self.say = say
         self.pki = ClusterPKI(layout.pki)
+        self.network = NetworkFaults(layout)
 
     # -- credentials and handles ---------------------------------------------------------------
 
@@ -401,6 +404,8 @@ class Replicas:
     # -- failure simulation ----------------------------------------------------------------------------
 
     def fail(self, replica: ReplicaState, mode: str) -> str:
+        if mode == "isolate":
+            return self.isolate(replica)
         status = read_status(self.layout.replica(replica.name) / "run") or {}
         pgid = status.get("pgid")
         pid = self.supervisor_pid(replica)
@@ -414,16 +419,37 @@ class Replicas:
         if mode == "stop":
             os.killpg(pgid, signal.SIGSTOP)
             return f"{replica.name}: every process SIGSTOPped (a hung machine); 'hakube replica recover' resumes it"
-        raise ReplicaError("--mode isolate needs the network fault proxies, which are not built yet; "
-                           "use --mode kill or --mode stop")
+        raise ReplicaError(f"unknown failure mode {mode!r}: use kill, stop or isolate")
+
+    def isolate(self, replica: ReplicaState) -> str:
+        """Cut every etcd peer link of the replica, both ways (its machine's network is gone).
+
+        Its API server still reaches its own member (same machine): it answers
+        from a minority, so writes and quorum reads time out and /readyz fails
+        until the load balancer ejects it; serializable reads go stale.
+        """
+        state = self.layout.load()
+        try:
+            applied = self.network.add(state, isolation(replica.ip))
+        except NetworkError as err:
+            raise ReplicaError(str(err)) from None
+        return (f"{replica.name}: every etcd peer link cut, both ways (an isolated machine); "
+                f"'hakube replica recover' heals it ({applied.summary()})")
 
     def recover(self, replica: ReplicaState) -> str:
+        done = []
+        state = self.layout.load()
+        if state.network_faults and any(r.involves(replica.ip) for r in self.network.rules().rules):
+            removed, applied = self.network.heal(state, [replica.ip])
+            done.append(f"{removed} network fault rules healed ({applied.summary()})")
         pid = self.supervisor_pid(replica)
         if pid is not None:
             os.killpg(pid, signal.SIGCONT)
-            return f"{replica.name}: resumed"
-        self.start_supervisor(replica)
-        return f"{replica.name}: restarted with its data directory"
+            done.append("resumed")
+        else:
+            self.start_supervisor(replica)
+            done.append("restarted with its data directory")
+        return f"{replica.name}: {'; '.join(done)}"
 
 
 def choose_zone(state: ClusterState, zone: str | None) -> str:

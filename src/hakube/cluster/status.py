@@ -17,8 +17,10 @@ from typing import Any
 
 from hakube.apiserver import identity
 from hakube.client.api import LEASES, ApiClient, ApiError, Credentials
+from hakube.cluster.layout import ClusterState
 from hakube.cluster.local import LocalCluster
 from hakube.cluster.manifests import APISERVER_PORT, client_endpoint
+from hakube.cluster.network import NetworkError
 from hakube.lb import LoadBalancerError
 from hakube.lb.runtime import RuntimeAPIError
 from hakube.store.errors import StoreError
@@ -82,6 +84,8 @@ async def gather(cluster: LocalCluster) -> dict[str, Any]:
         "quorumReads": state.quorum_reads,
         "multizone": state.multizone,
         "autoRepair": state.auto_repair,
+        # null without --network-faults; else the link faults in force (hakube network show)
+        "networkFaults": _network_faults(cluster, state),
         "featureGates": state.feature_gates,
         "etcd": {"members": len(health.members) if health else None,
                  "quorum": health.quorum if health else None,
@@ -90,6 +94,16 @@ async def gather(cluster: LocalCluster) -> dict[str, Any]:
         "faultTolerance": health.fault_tolerance if health else 0,
         "operation": vars(state.operation) if state.operation else None,
     }
+
+
+def _network_faults(cluster: LocalCluster, state: ClusterState) -> list[str] | None:
+    """null without --network-faults; else the link faults in force (as `hakube network show` prints them)."""
+    if not state.network_faults:
+        return None
+    try:
+        return cluster.replicas.network.describe(state)
+    except NetworkError as err:
+        return [str(err)]
 
 
 async def live_apiservers(cluster: LocalCluster, ip: str) -> list[dict[str, Any]] | None:

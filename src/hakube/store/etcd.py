@@ -165,6 +165,9 @@ class EtcdMemberSpec:
     ip: str
     client_port: int = 2379
     peer_port: int = 2380
+    # Where the member itself listens for peers when that differs from the
+    # advertised peer_port (a network-fault proxy listens there: hakube.chaos.netproxy).
+    listen_peer_port: int | None = None
     initial_cluster: str | None = None  # "name=peer_url,…"; None: this member alone
     initial_cluster_state: str = "new"  # "new" or "existing" (joining a running cluster)
     tls: EtcdTLS | None = None
@@ -181,7 +184,7 @@ class EtcdMemberSpec:
         if not self.name or any(c in self.name for c in ",= \t\n"):
             raise ValueError(f"invalid etcd member name {self.name!r}")
         ipaddress.ip_address(self.ip)  # ValueError on a bad address
-        for port in (self.client_port, self.peer_port):
+        for port in (self.client_port, self.peer_port, self.listen_peer_port or self.peer_port):
             if not 0 < port < 65536:
                 raise ValueError(f"invalid port {port}")
         if self.client_port == self.peer_port:
@@ -210,6 +213,10 @@ class EtcdMemberSpec:
     def peer_url(self) -> str:
         return f"{self.scheme}://{self._host}:{self.peer_port}"
 
+    @property
+    def listen_peer_url(self) -> str:
+        return f"{self.scheme}://{self._host}:{self.listen_peer_port or self.peer_port}"
+
 
 def etcd_command(
     spec: EtcdMemberSpec, *, executable: Path | str = "etcd", version: str | None = None
@@ -221,7 +228,7 @@ def etcd_command(
         f"--data-dir={spec.data_dir}",
         f"--listen-client-urls={spec.client_url}",
         f"--advertise-client-urls={spec.client_url}",
-        f"--listen-peer-urls={spec.peer_url}",
+        f"--listen-peer-urls={spec.listen_peer_url}",
         f"--initial-advertise-peer-urls={spec.peer_url}",
         f"--initial-cluster={spec.initial_cluster or f'{spec.name}={spec.peer_url}'}",
         f"--initial-cluster-state={spec.initial_cluster_state}",
