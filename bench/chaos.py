@@ -13,7 +13,8 @@ injects one fault at a time through the hakube CLI and heals it:
     leases          kill the replica holding the controller-manager/scheduler leases
     zone            kill every replica of one zone
     member-replace  kill a replica, then `replica replace` it (remove the member, add a new one)
-    isolate         cut a replica's etcd peer links (needs the network fault proxies)
+    isolate         cut every etcd peer link of a random replica, both ways (the cluster runs with
+                    --network-faults: each replica's links pass through proxies hakube controls)
 
 Every operation is recorded with its invoke and return times and an outcome
 (ok / fail / unknown); the history is checked with hakube.chaos.checker (WGL,
@@ -21,7 +22,8 @@ per key) and audited (acknowledged creates exist, increments counted exactly
 once, stale reads, watch gaps). /readyz is probed through the load balancer
 every 100 ms for availability.
 
-    python bench/chaos.py --duration 60 --faults kill,stop --seed 1 --json [--cluster-dir D] [--quorum-reads]
+    python bench/chaos.py --duration 60 --faults kill,stop,isolate --seed 1 --json [--cluster-dir D]
+        [--quorum-reads] [--hold 5] [--cooldown 3]
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class Recorder:
     write_rvs: dict[int, str] = field(default_factory=dict)
     watches: list[list[WatchSegment]] = field(default_factory=list)
     probes: list[tuple[float, bool]] = field(default_factory=list)
+    outcomes: list[tuple[float, str]] = field(default_factory=list)  # (when it returned, ok|fail|unknown)
     faults: list[dict[str, Any]] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
 
@@ -100,6 +103,9 @@ class Recorder:
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
+
+    def outcome(self, what: str) -> None:
+        self.outcomes.append((self.now(), what))
 
 
 # -- the cluster, through the CLI ----------------------------------------------------------------
@@ -168,11 +174,14 @@ class Workload:
                 body = await r.json() if r.status == 200 else None
         except (aiohttp.ClientError, TimeoutError, ValueError) as err:
             self.rec.error(f"read: {type(err).__name__}")
+            self.rec.outcome("fail")
             return None  # an unknown read carries no information
         done = self.rec.now()
         if body is None:
             self.rec.error(f"read: HTTP {r.status}")
+            self.rec.outcome("fail")
             return None
+        self.rec.outcome("ok")
         n = int(body["data"]["n"])
         self.rec.add(key=key, kind="read", invoke=t, ret=done, output=n, client=client)
         self.rec.read_latencies.append(done - t)
@@ -208,6 +217,12 @@ class Workload:
     async def _send(self, http: aiohttp.ClientSession, method: str, url: str,
                     body: dict[str, Any]) -> tuple[str, Any]:
         """ok | conflict (409: definitely not applied) | fail (definitely not applied) | unknown."""
+        status, out = await self._request(http, method, url, body)
+        self.rec.outcome("ok" if status in ("ok", "conflict") else status)  # a CAS conflict is a served request
+        return status, out
+
+    async def _request(self, http: aiohttp.ClientSession, method: str, url: str,
+                       body: dict[str, Any]) -> tuple[str, Any]:
         try:
             async with http.request(method, url, json=body) as r:
                 if r.status in (200, 201):
@@ -388,7 +403,10 @@ async def final_state(cluster_dir: Path, ctx: ssl.SSLContext, ns: str) -> tuple[
     """List from the API server next to the etcd leader: its serializable reads are current too."""
     st = await wait_healthy(cluster_dir)
     if st is None:
-        raise RuntimeError("the cluster did not heal after the run")
+        last = await status(cluster_dir)
+        sick = [f"{r['name']} (member {r.get('etcdMemberID')}, supervisor {r['supervisor']['pid']})"
+                for r in (last or {}).get("replicas") or [] if not r["healthy"]]
+        raise RuntimeError(f"the cluster did not heal after the run: {', '.join(sick) or 'no status'}")
     leader = next((r for r in st["replicas"] if r["etcdLeader"]), st["replicas"][0])
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx),
                                      timeout=aiohttp.ClientTimeout(total=30)) as http, \
@@ -430,7 +448,10 @@ async def run(cluster_dir: Path, settings: Settings, history: Path | None = None
         tasks.append(asyncio.create_task(nemesis.run(until), name="nemesis"))
         await asyncio.gather(*tasks)
     # Heal anything left over (a fault interrupted by the deadline), then read the final state.
-    final_counters, names = await final_state(cluster_dir, ctx, ns)
+    try:
+        final_counters, names = await final_state(cluster_dir, ctx, ns)
+    except RuntimeError as err:
+        raise RuntimeError(f"{err}; faults: {json.dumps(rec.faults)}") from None
     if history is not None:
         with history.open("w") as f:
             for op in rec.ops:
@@ -477,8 +498,20 @@ def summarize(rec: Recorder, s: Settings, final_counters: dict[str, int], names:
         "creates": creates,
         "counters": counters["keys"],
         "faults": rec.faults,
+        "timeline": timeline(rec.outcomes, s.duration),
         "errors": dict(sorted(rec.errors.items(), key=lambda kv: -kv[1])),
     }
+
+
+def timeline(outcomes: list[tuple[float, str]], duration: float, bucket: float = 1.0) -> dict[str, Any]:
+    """Requests that returned in each second, by outcome: the picture around each fault."""
+    n = max(1, int(duration / bucket) + 1)
+    counts = {k: [0] * n for k in ("ok", "fail", "unknown")}
+    for t, what in outcomes:
+        i = int(t / bucket)
+        if 0 <= i < n and what in counts:
+            counts[what][i] += 1
+    return {"bucket_s": bucket, **counts}
 
 
 def _ms(x: float | None) -> float | None:
@@ -503,7 +536,8 @@ def markdown(results: list[dict[str, Any]]) -> str:
 def start_cluster(quorum_reads: bool) -> Path:
     root = Path(tempfile.mkdtemp(prefix="hakube-chaos-"))
     cluster_dir = root / "c"
-    args = ["up", "--multizone", "--replicas", "3", "--quorum-reads" if quorum_reads else "--no-quorum-reads"]
+    args = ["up", "--multizone", "--replicas", "3", "--network-faults",
+            "--quorum-reads" if quorum_reads else "--no-quorum-reads"]
     out = hakube(*args, cluster_dir=cluster_dir, timeout=300)
     if out.returncode != 0:
         hakube("down", cluster_dir=cluster_dir, timeout=120)
@@ -512,11 +546,16 @@ def start_cluster(quorum_reads: bool) -> Path:
     return cluster_dir
 
 
-def run_once(settings: Settings, cluster_dir: Path | None, history: Path | None = None) -> dict[str, Any]:
-    own = cluster_dir is None
+def run_once(settings: Settings, cluster_dir: Path | None, history: Path | None = None,
+             keep: bool = False) -> dict[str, Any]:
+    own = cluster_dir is None and not keep
     d = start_cluster(settings.quorum_reads) if cluster_dir is None else cluster_dir
     try:
         return asyncio.run(run(d, settings, history))
+    except RuntimeError:
+        if keep:
+            print(f"cluster left running in {d} (hakube down --cluster-dir {d})", file=sys.stderr)
+        raise
     finally:
         if own:
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -529,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=60.0)
     p.add_argument("--faults", default="kill,stop", help=f"comma-separated: {','.join(ALL_FAULTS)}")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--hold", type=float, default=Settings.hold, help="seconds each fault lasts before its heal")
+    p.add_argument("--cooldown", type=float, default=Settings.cooldown, help="seconds between a heal and the next")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.add_argument("--cluster-dir", type=Path, help="use this running cluster instead of starting one")
     p.add_argument("--quorum-reads", action=argparse.BooleanOptionalAction, default=True,
@@ -537,18 +578,22 @@ def main(argv: list[str] | None = None) -> int:
                    help="run twice on fresh clusters, quorum reads on then off")
     p.add_argument("--out", type=Path, default=RESULTS_DIR)
     p.add_argument("--history", type=Path, help="write every recorded operation here (JSON lines)")
+    p.add_argument("--keep-cluster", action="store_true", help="leave a cluster this started running (to inspect)")
     a = p.parse_args(argv)
     faults = tuple(f for f in a.faults.split(",") if f)
     unknown = [f for f in faults if f not in ALL_FAULTS]
-    if unknown or not faults or not 10 <= a.duration <= 7200:
-        p.error(f"--faults from {','.join(ALL_FAULTS)}; --duration between 10 and 7200 s")
-    base = Settings(duration=a.duration, faults=faults, seed=a.seed, quorum_reads=a.quorum_reads)
+    if unknown or not faults or not 10 <= a.duration <= 7200 or not 1 <= a.hold <= 600 or not 0 <= a.cooldown <= 600:
+        p.error(f"--faults from {','.join(ALL_FAULTS)}; --duration between 10 and 7200 s; --hold 1–600 s; "
+                "--cooldown 0–600 s")
+    base = Settings(duration=a.duration, faults=faults, seed=a.seed, quorum_reads=a.quorum_reads, hold=a.hold,
+                    cooldown=a.cooldown)
     if a.cluster_dir is not None:
         st = asyncio.run(status(a.cluster_dir))
         base = Settings(**{**vars(base), "quorum_reads": bool(st and st.get("quorumReads"))})
     variants = [True, False] if a.compare_quorum_reads and a.cluster_dir is None else [base.quorum_reads]
     results = [run_once(Settings(**{**vars(base), "quorum_reads": q}), a.cluster_dir,
-                        a.history.with_suffix(f".{'quorum' if q else 'serializable'}.jsonl") if a.history else None)
+                        a.history.with_suffix(f".{'quorum' if q else 'serializable'}.jsonl") if a.history else None,
+                        a.keep_cluster)
                for q in variants]
     a.out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = results[0] if len(results) == 1 else {"runs": results}

@@ -61,3 +61,13 @@ def test_describe() -> None:
     assert Fault("delay", delay=0.2, jitter=0.05).describe() == "delay 200ms ±50ms"
     assert Fault("drop", loss=0.25).describe() == "drop 25%"
     assert Fault("blackhole").describe() == "blackhole"
+
+
+def test_a_cluster_without_proxies_refuses_network_faults(tmp_path: Path) -> None:
+    from hakube.cluster.layout import ClusterState, Layout
+    from hakube.cluster.network import NetworkError, NetworkFaults
+
+    state = ClusterState(name="c", external_ip="127.0.0.1", network_faults=False)
+    with pytest.raises(NetworkError, match="--network-faults"):
+        NetworkFaults(Layout(tmp_path)).add(state, isolation(A))
+    assert not (tmp_path / "network").exists()

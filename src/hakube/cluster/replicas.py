@@ -204,6 +204,9 @@ class Replicas:
                              initial_state="new", listen_external=True)
         self.start_supervisor(replica)
         await self.wait_ready(replica)
+        async with self.membership(state) as members:
+            replica.etcd_member_id = await member_id_of(members, replica)
+        self.layout.save(state)
 
     async def restart(self, state: ClusterState) -> list[str]:
         """`up` on an existing cluster: start what is not running (data kept)."""
@@ -247,6 +250,11 @@ class Replicas:
                                        "(hakube replica recover, or replace the failed replicas)")
                 self.prepare(state, replica)
                 member = await members.add_learner(peer_url(replica))
+                if member.name not in ("", replica.name):
+                    # A member of a removed replica kept this address: starting an empty data
+                    # directory under its ID makes etcd panic ("tocommit out of range").
+                    raise ReplicaError(f"etcd still has member {member.name} ({member.id:x}) at "
+                                       f"{peer_url(replica)}; remove it first")
                 replica.etcd_member_id = f"{member.id:x}"
                 join = join_settings(await members.members(), name=replica.name, peer_url=peer_url(replica))
                 if state.replica(replica.name) is None:
@@ -320,7 +328,8 @@ class Replicas:
             return
         async with self.membership(state) as members:
             health = await members.health()
-        problem = removal_problem(health, int(replica.etcd_member_id, 16)) if replica.etcd_member_id else None
+            member_id = await member_id_of(members, replica)
+        problem = removal_problem(health, int(member_id, 16)) if member_id else None
         if problem:
             raise ReplicaError(f"refusing to remove {replica.name}: {problem} (use --force to remove it anyway)")
 
@@ -344,10 +353,12 @@ class Replicas:
                                         listeners=self.listeners(replica), timeout=5.0)
             self._step(state, op, "drained")
         if op.step == "drained":
-            if replica.etcd_member_id:
-                async with self.membership(state, exclude=replica.name) as members:
-                    await members.remove(int(replica.etcd_member_id, 16), check_quorum=not op.force)
-                self.say(f"{replica.name}: etcd member {replica.etcd_member_id} removed")
+            async with self.membership(state, exclude=replica.name) as members:
+                member_id = await member_id_of(members, replica)
+                if member_id:
+                    await members.remove(int(member_id, 16), check_quorum=not op.force)
+            if member_id:
+                self.say(f"{replica.name}: etcd member {member_id} removed")
             self._step(state, op, "member-removed")
         if op.step == "member-removed":
             self.stop_supervisor(replica)
@@ -450,6 +461,14 @@ class Replicas:
             self.start_supervisor(replica)
             done.append("restarted with its data directory")
         return f"{replica.name}: {'; '.join(done)}"
+
+
+async def member_id_of(members: Membership, replica: ReplicaState) -> str:
+    """The replica's etcd member ID (hex): recorded, else found by its peer address (the first
+    replica's member is made by `--initial-cluster`, not by an add; older state files lack it)."""
+    if replica.etcd_member_id:
+        return replica.etcd_member_id
+    return next((f"{m.id:x}" for m in await members.members() if peer_url(replica) in m.peer_urls), "")
 
 
 def choose_zone(state: ClusterState, zone: str | None) -> str:
