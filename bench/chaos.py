@@ -497,10 +497,23 @@ def summarize(rec: Recorder, s: Settings, final_counters: dict[str, int], names:
         "watch": watches,
         "creates": creates,
         "counters": counters["keys"],
-        "faults": rec.faults,
+        "faults": attribute_probe_failures(rec.faults, rec.probes),
+        "probes_failed_outside_faults": sum(1 for t, ok in rec.probes if not ok
+                                            and not any(_during(f, t) for f in rec.faults)),
         "timeline": timeline(rec.outcomes, s.duration),
         "errors": dict(sorted(rec.errors.items(), key=lambda kv: -kv[1])),
     }
+
+
+def _during(fault: dict[str, Any], t: float, grace: float = 3.0) -> bool:
+    """From the fault's start until `grace` seconds after it healed (the load balancer's checks lag)."""
+    end = fault.get("healed") or fault.get("heal_start") or fault.get("at") or fault.get("start", 0.0)
+    return float(fault.get("start", end)) <= t <= float(end) + grace
+
+
+def attribute_probe_failures(faults: list[dict[str, Any]], probes: list[tuple[float, bool]]) -> list[dict[str, Any]]:
+    """Each fault with the failed /readyz probes while it lasted: where unavailability comes from."""
+    return [{**f, "probes_failed": sum(1 for t, ok in probes if not ok and _during(f, t))} for f in faults]
 
 
 def timeline(outcomes: list[tuple[float, str]], duration: float, bucket: float = 1.0) -> dict[str, Any]:
