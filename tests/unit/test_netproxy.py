@@ -4,8 +4,10 @@ and a TLS peer link whose source is told by its client certificate."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -41,12 +43,19 @@ def rules(*items: Rule) -> Rules:
     return Rules(generation=1, rules=list(items))
 
 
-async def test_plain_link_faults_and_heal() -> None:
-    board = Switchboard()
+@contextlib.asynccontextmanager
+async def echo_link(board: Switchboard, *, link: str, source: str, target: str) -> AsyncIterator[LinkProxy]:
+    """A plain proxy in front of an echo server, with a fixed source and target for the rules."""
     server = await asyncio.start_server(_echo, "127.0.0.1", 0)
     upstream = ("127.0.0.1", server.sockets[0].getsockname()[1])
-    async with server, LinkProxy(board=board, link="etcd-client", listen=("127.0.0.1", 0), upstream=upstream,
-                                 target=A, source=A) as proxy:
+    async with server, LinkProxy(board=board, link=link, listen=("127.0.0.1", 0), upstream=upstream,
+                                 target=target, source=source) as proxy:
+        yield proxy
+
+
+async def test_plain_link_faults_and_heal() -> None:
+    board = Switchboard()
+    async with echo_link(board, link="etcd-client", source=A, target=A) as proxy:
         await roundtrip(proxy.port)
         board.update(rules(Rule("etcd-client", A, A, Fault("blackhole"))))
         with pytest.raises(TimeoutError):
@@ -64,10 +73,7 @@ async def test_plain_link_faults_and_heal() -> None:
 
 async def test_blackhole_holds_bytes_of_an_open_connection_and_delivers_them_on_heal() -> None:
     board = Switchboard()
-    server = await asyncio.start_server(_echo, "127.0.0.1", 0)
-    upstream = ("127.0.0.1", server.sockets[0].getsockname()[1])
-    async with server, LinkProxy(board=board, link="peer", listen=("127.0.0.1", 0), upstream=upstream,
-                                 target=B, source=A) as proxy:
+    async with echo_link(board, link="peer", source=A, target=B) as proxy:
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         writer.write(b"one")
         assert await asyncio.wait_for(reader.readexactly(3), 1) == b"one"
@@ -84,10 +90,7 @@ async def test_blackhole_holds_bytes_of_an_open_connection_and_delivers_them_on_
 async def test_delay_adds_latency_not_a_throughput_cap() -> None:
     board = Switchboard()
     board.update(rules(Rule("peer", "*", "*", Fault("delay", delay=0.1))))
-    server = await asyncio.start_server(_echo, "127.0.0.1", 0)
-    upstream = ("127.0.0.1", server.sockets[0].getsockname()[1])
-    async with server, LinkProxy(board=board, link="peer", listen=("127.0.0.1", 0), upstream=upstream,
-                                 target=B, source=A) as proxy:
+    async with echo_link(board, link="peer", source=A, target=B) as proxy:
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         t = time.monotonic()
         for i in range(20):  # 20 writes in a row: ~0.2 s in all, not 20 × 0.2 s
