@@ -363,6 +363,10 @@ class Replicas:
         if op.step == "member-removed":
             self.stop_supervisor(replica)
             self._kill_leftovers(replica)
+            if state.network_faults:
+                # Its network goes with its machine: a replica added later at this address starts connected.
+                with contextlib.suppress(NetworkError):
+                    self.network.heal(state, [replica.ip])
             if state.load_balancer and lb.running and replica.name in {b.name for b in lb.backends()}:
                 await lb.remove_backend(replica.name)
             if state.load_balancer and len(rest) == 1:
