@@ -43,8 +43,9 @@ import aiohttp
 import orjson
 import yaml
 
+from hacluster import cdf_points
 from hakube.apiserver.resources import ResourceTable
-from hakube.store.storage import Storage
+from hakube.store.storage import Storage, TLSFiles
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 NOTE_SHARED_CORES = ("the load generator (this process: aiohttp client and gRPC client) shares the "
@@ -156,6 +157,8 @@ class RunResult:
                                "ops_per_s": round(self.ops / self.seconds, 1) if self.seconds else 0.0}
         out.update({k: round(v, 3) for k, v in summary_ms(self.latencies).items()})
         out["errors"] = self.errors
+        # Bounded CDF points for bench/report.py's latency plots.
+        out["cdf_ms"] = cdf_points([x * 1e3 for x in self.latencies])
         if self.first_error:
             out["first_error"] = self.first_error
         if self.cpu:
@@ -323,6 +326,7 @@ class Target:
     pids: dict[str, int]
     started_here: bool
     close: Callable[[], None]
+    etcd_tls: TLSFiles | None = None
 
 
 def own_stack() -> Target:
@@ -347,13 +351,21 @@ def cluster_target(root: Path) -> Target:
     server = config["clusters"][0]["cluster"]["server"]
     ctx = ssl.create_default_context(cafile=str(root / "pki" / "ca.crt"))
     ctx.load_cert_chain(root / "pki" / "admin.crt", root / "pki" / "admin.key")
-    quorum = True
-    state = root / "cluster.json"
-    if state.exists():
-        quorum = bool(json.loads(state.read_text()).get("quorum_reads", True))
-    host = urlsplit(server).hostname or "127.0.0.1"
-    return Target(url=server.rstrip("/"), ssl=ctx, etcd_endpoint=f"{host}:2379", quorum_reads=quorum,
-                  pids={}, started_here=False, close=lambda: None)
+    state_file = root / "cluster.json"
+    state: dict[str, Any] = json.loads(state_file.read_text()) if state_file.exists() else {}
+    quorum = bool(state.get("quorum_reads", True))
+    endpoint = f"{urlsplit(server).hostname or '127.0.0.1'}:2379"
+    tls = None
+    replicas = state.get("replicas") or []
+    if replicas and (root / "pki" / "etcd-admin.crt").exists():
+        # A hakube cluster's etcd listens on each replica's own address, not the external IP, and requires
+        # client certificates: the raw baseline talks to the first replica's member as its admin.
+        endpoint = f"{replicas[0]['ip']}:2379"
+        pki = root / "pki"
+        tls = TLSFiles(ca_pem=(pki / "etcd-ca.crt").read_bytes(), cert_pem=(pki / "etcd-admin.crt").read_bytes(),
+                       key_pem=(pki / "etcd-admin.key").read_bytes())
+    return Target(url=server.rstrip("/"), ssl=ctx, etcd_endpoint=endpoint, quorum_reads=quorum,
+                  pids={}, started_here=False, close=lambda: None, etcd_tls=tls)
 
 
 # -- payloads ---------------------------------------------------------------------------
@@ -674,6 +686,7 @@ async def phase_watch(cx: Context) -> dict[str, Any]:
         "latency_from_ack": {k: round(v, 3) for k, v in summary_ms(from_ack).items()}
         | {"min_ms": round(min(from_ack) * 1e3, 3) if from_ack else math.nan},
         "latency_from_send": {k: round(v, 3) for k, v in summary_ms(from_sent).items()},
+        "latency_from_ack_cdf_ms": cdf_points([x * 1e3 for x in from_ack]),
         "fan_out_spread": {k: round(v, 3) for k, v in summary_ms(fan_out).items()},
         "open_seconds": round(open_seconds, 3), "write_seconds": round(write_seconds, 3),
         "failures": failures[:5], "cpu_seconds": {k: round(v, 3) for k, v in cpu.items()},
@@ -815,7 +828,7 @@ async def measure(settings: Settings, target: Target) -> dict[str, Any]:
     cm = ResourceTable().lookup("", "v1", "configmaps")
     assert cm is not None
     results: dict[str, Any] = {}
-    storage = Storage(target.etcd_endpoint, quorum_reads=target.quorum_reads)
+    storage = Storage(target.etcd_endpoint, quorum_reads=target.quorum_reads, tls=target.etcd_tls)
     await storage.connect()
     session = new_session(target, max(settings.clients, 64) + 8)
     cx = Context(settings=settings, target=target, api=Api(session, target.url), storage=storage, run=run,

@@ -46,6 +46,7 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from api_throughput import CpuMeter, _clean, loopback_rtt, pct
+from hacluster import bucket_counts, cdf_points, fit_bucket
 from scheduler_throughput import Child, start_child
 
 SCRIPT = Path(__file__).resolve()
@@ -336,6 +337,10 @@ async def run_phase(api: Api, settings: Settings, kind: str, cpu: CpuMeter, stac
         "all_running_after_s": round(done_at - started, 2),
         "startup_latency_s": _summary(startup),
         "first_seen_to_running_s": _summary(from_seen),
+        # Bounded samples for bench/report.py's plots.
+        "startup_latency_cdf_s": cdf_points(startup),
+        "first_seen_to_running_cdf_s": cdf_points(from_seen),
+        "timeline": _timeline(seen, started, done_at),
         "scheduler": throughput,
         "api_latency_ms": histogram_percentiles(metrics_before, metrics_after),
         "cpu_seconds": {k: round(v, 2) for k, v in used.items()},
@@ -351,6 +356,16 @@ async def run_phase(api: Api, settings: Settings, kind: str, cpu: CpuMeter, stac
         await asyncio.sleep(0.5)
     result["namespace_deleted_in_s"] = round(time.time() - cleanup_started, 1)
     return result
+
+
+def _timeline(seen: dict[str, PodSeen], started: float, done_at: float) -> dict[str, Any]:
+    """Pods seen bound and seen Running per bucket from the phase's start."""
+    width = fit_bucket(done_at - started, 0.1)
+    end = started + width * (int((done_at - started) / width) + 1)
+    bound = [s.bound for s in seen.values() if s.bound is not None]
+    running = [s.running for s in seen.values() if s.running is not None]
+    return {"bucket_s": width, "bound": bucket_counts(bound, start=started, end=end, bucket_s=width),
+            "running": bucket_counts(running, start=started, end=end, bucket_s=width)}
 
 
 def _summary(samples: list[float]) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from typing import Any
 import aiohttp
 
 from api_throughput import loopback_rtt, pct
+from hacluster import bucket_counts, fit_bucket
 from hakube.apiserver.listeners_file import request_listeners
 from hakube.apiserver.reuseport import listening_sockets, migrate_req_enabled, reuseport_listener, steer
 from hakube.lb import Backend, HAProxy, LBSettings, ReplicaListeners, drain_backend, give_back, take_over
@@ -210,10 +211,19 @@ class Tally:
     ok: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[float, str, str]] = field(default_factory=list)  # (monotonic time, kind, error)
+    ok_times: list[float] = field(default_factory=list)  # monotonic; bucketed into the report's timeline
 
     def success(self, kind: str) -> None:
         self.ok += 1
         self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+        self.ok_times.append(time.monotonic())
+
+    def timeline(self, start: float, end: float, bucket_s: float = 0.1) -> dict[str, Any]:
+        """Requests per bucket from `start` (the load's start), bounded in size for the results file."""
+        width = fit_bucket(end - start, bucket_s, max_buckets=1000)
+        fails = [t for t, _, _ in self.failures]
+        return {"bucket_s": width, "ok": bucket_counts(self.ok_times, start=start, end=end, bucket_s=width),
+                "fail": bucket_counts(fails, start=start, end=end, bucket_s=width)}
 
     def failure(self, kind: str, error: str) -> None:
         self.failures.append((time.monotonic(), kind, error))
@@ -320,6 +330,7 @@ async def run_trials(settings: Settings, log: Any) -> dict[str, Any]:
         second = ReplicaListeners(bfile, b.proc.pid)
         backends = [Backend("replica-a", a.ip), Backend("replica-b", b.ip)]
         load = Load(base, stack.ssl_context(), settings, namespace)
+        origin = time.monotonic()  # the timeline's zero: the load starts
         running = asyncio.create_task(load.run(), name="load")
         trials: list[dict[str, Any]] = []
         try:
@@ -337,6 +348,7 @@ async def run_trials(settings: Settings, log: Any) -> dict[str, Any]:
                 drained = time.monotonic() - t1
                 await lb.remove_backend(backends[1].name, drain_timeout=1)
                 removed = await give_back(lb, to=owner)
+                removed_at = time.monotonic()
                 await asyncio.sleep(settings.settle)
                 t2 = time.monotonic()
                 failed_create = sum(1 for t, _, _ in load.tally.failures if t0 <= t < t1)
@@ -356,6 +368,9 @@ async def run_trials(settings: Settings, log: Any) -> dict[str, Any]:
                     "failed_during_removal": failed_remove,
                     "creation_steps": created.summary(),
                     "removal_steps": removed.summary(),
+                    # Seconds from the load's start, to mark the moves on the timeline.
+                    "marks_s": {"creation": [round(t0 - origin, 3), round(t0 - origin + created.seconds, 3)],
+                                "removal": [round(t1 - origin, 3), round(removed_at - origin, 3)]},
                 })
                 print(f"trial {n + 1}: creation {created.seconds:.2f}s, removal {removed.seconds:.2f}s "
                       f"(LB exit {removed.lb_exit_seconds or 0:.2f}s), failed so far {len(load.tally.failures)}",
@@ -364,6 +379,7 @@ async def run_trials(settings: Settings, log: Any) -> dict[str, Any]:
             load.stop.set()
             await asyncio.wait_for(running, 30)
         return {"trials": trials, "requests_ok": load.tally.ok, "requests_by_kind": load.tally.by_kind,
+                "timeline": load.tally.timeline(origin, time.monotonic()),
                 "failed_requests": len(load.tally.failures),
                 "failures": [{"kind": k, "error": e} for _, k, e in load.tally.failures[:20]],
                 "external_listeners_at_end": listening_sockets(external, 6443)}
@@ -386,6 +402,7 @@ def summarize(settings: Settings, run: dict[str, Any], mech: dict[str, Any] | No
         "requests_by_kind": run["requests_by_kind"],
         "failures": run["failures"],
         "trials": trials,
+        "timeline": run["timeline"],
     }
     targets = [
         {"name": "LB creation, slowest trial (s)", "target": f"<= {TARGET_SECONDS:g}", "value": max(creation),

@@ -7,6 +7,7 @@ folder first on the import path).
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -105,3 +106,45 @@ def save(name: str, report: dict[str, Any], markdown: str, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / f"{name}.md").write_text(markdown)
+
+
+# -- bounded raw samples for the report's plots (bench/report.py) ------------------------------
+
+
+def cdf_points(samples: list[float], *, max_points: int = 150, digits: int = 3) -> list[list[float]]:
+    """[value, fraction of samples <= value] pairs of the empirical CDF, at most `max_points` (≥ 4) of them.
+
+    Plots need the shape, not every sample: ranks spread evenly over the
+    distribution, plus a denser run over the top 1% because the tail is what a
+    latency CDF is read for. Ranks are nearest-rank, as `percentile` uses.
+    """
+    ordered = sorted(samples)
+    n = len(ordered)
+    if n == 0:
+        return []
+    if n <= max_points:
+        ranks = list(range(n))
+    else:
+        body = max(2, max_points * 3 // 4)
+        tail = max(2, max_points - body)
+        wanted = [k / (body - 1) for k in range(body)] + [0.99 + 0.01 * k / (tail - 1) for k in range(tail)]
+        ranks = sorted({min(n - 1, max(0, math.ceil(q * n) - 1)) for q in wanted})
+    return [[round(ordered[r], digits), round((r + 1) / n, 5)] for r in ranks]
+
+
+def fit_bucket(span: float, bucket_s: float, max_buckets: int = 600) -> float:
+    """The bucket width, doubled from `bucket_s` until `span` seconds fit in `max_buckets` buckets."""
+    width = bucket_s
+    while span / width > max_buckets:
+        width *= 2
+    return width
+
+
+def bucket_counts(times: list[float], *, start: float, end: float, bucket_s: float) -> list[int]:
+    """How many of `times` fall in each `bucket_s`-wide bucket of [start, end); others are left out."""
+    size = max(1, math.ceil((end - start) / bucket_s))
+    counts = [0] * size
+    for t in times:
+        if start <= t < end:
+            counts[min(size - 1, int((t - start) / bucket_s))] += 1
+    return counts

@@ -50,6 +50,7 @@ import orjson
 import yaml
 
 from api_throughput import NOTE_FSYNC, CpuMeter, _clean, etcd_fsync_proxy, loopback_rtt, pct
+from hacluster import bucket_counts, cdf_points, fit_bucket
 
 SCRIPT = Path(__file__).resolve()
 RESULTS_DIR = SCRIPT.parent / "results"
@@ -316,10 +317,20 @@ class Phase:
             if ttb else {}
         first = min(self.sent.values()) if self.sent else 0.0
         out["all_bound_after_s"] = round(times[-1] - first, 3) if times else None
+        out["time_to_bind_cdf_ms"] = cdf_points([x * 1e3 for x in ttb], digits=1)
+        out["timeline"] = self.timeline(first, max([*times[-1:], *self.sent.values()], default=first))
         out["errors"] = self.errors[:5]
         out["error_count"] = len(self.errors)
         out["cpu_seconds"] = {k: round(v, 2) for k, v in self.cpu.items()}
         return out
+
+    def timeline(self, first: float, last: float) -> dict[str, Any]:
+        """Creates sent and bindings seen per bucket from the first create (for the report's plot)."""
+        width = fit_bucket(last - first, 0.05)
+        end = first + width * (int((last - first) / width) + 1)
+        return {"bucket_s": width,
+                "created": bucket_counts(list(self.sent.values()), start=first, end=end, bucket_s=width),
+                "bound": bucket_counts(list(self.bound_at.values()), start=first, end=end, bucket_s=width)}
 
 
 async def run_phase(api: Api, ns: str, settings: Settings, run: str, scheduler_name: str, cpu: CpuMeter,
