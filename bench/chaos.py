@@ -48,6 +48,7 @@ from typing import Any
 
 import aiohttp
 
+from hacluster import machine_facts  # bench/ is first on the import path when this script runs
 from hakube.chaos.audits import (
     CreateRecord,
     WatchSegment,
@@ -57,6 +58,7 @@ from hakube.chaos.audits import (
     stale_reads,
 )
 from hakube.chaos.checker import Op, check
+from hakube.clientloop import percentile
 from hakube.cluster.local import ClusterError, LocalCluster
 from hakube.cluster.replicas import ReplicaError
 from hakube.cluster.status import gather
@@ -392,13 +394,6 @@ class Nemesis:
 
 # -- one run -------------------------------------------------------------------------------------
 
-def pct(samples: list[float], q: float) -> float | None:
-    if not samples:
-        return None
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def final_state(cluster_dir: Path, ctx: ssl.SSLContext, ns: str) -> tuple[dict[str, int], set[str]]:
     """List from the API server next to the etcd leader: its serializable reads are current too."""
     st = await wait_healthy(cluster_dir)
@@ -456,7 +451,9 @@ async def run(cluster_dir: Path, settings: Settings, history: Path | None = None
         with history.open("w") as f:
             for op in rec.ops:
                 f.write(json.dumps(vars(op), default=str) + "\n")
-    return summarize(rec, settings, final_counters, names)
+    summary = summarize(rec, settings, final_counters, names)
+    summary["machine"] = await asyncio.to_thread(machine_facts, cluster_dir)
+    return summary
 
 
 def summarize(rec: Recorder, s: Settings, final_counters: dict[str, int], names: set[str]) -> dict[str, Any]:
@@ -490,7 +487,8 @@ def summarize(rec: Recorder, s: Settings, final_counters: dict[str, int], names:
         "violations": violations,
         "stale_reads": len(stale),
         "stale_read_examples": [vars(o) for o in stale[:3]],
-        "read_latency_ms": {"p50": _ms(pct(lat, 0.5)), "p99": _ms(pct(lat, 0.99)),
+        "read_latency_ms": {"p50": _ms(percentile(lat, 0.5) if lat else None),
+                            "p99": _ms(percentile(lat, 0.99) if lat else None),
                             "mean": _ms(statistics.fmean(lat) if lat else None)},
         "availability": round(probes_ok / len(rec.probes), 5) if rec.probes else None,
         "probes": len(rec.probes),

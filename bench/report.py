@@ -529,6 +529,7 @@ def section_chaos(ctx: Context) -> Section:
         lines.append(f"| {'quorum' if r.get('quorum_reads') else 'serializable'} | {faults or '–'} | "
                      + " | ".join(str(c) for c in cells) + f" | {fmt(r.get('availability'), 4)} |")
     lines.append("")
+    lines += fault_kinds_table(runs)
     baseline = "; ".join(chaos_baseline(r) for r in runs)
     why: list[str] = []
     with_timeline = [r for r in runs if isinstance(r.get("timeline"), dict)]
@@ -541,6 +542,25 @@ def section_chaos(ctx: Context) -> Section:
     lines += ctx.image(name, "chaos timelines")
     lines += spaced(why) + caption_lines(machine, baseline)
     return Section(title, lines)
+
+
+def fault_kinds_table(runs: list[dict[str, Any]]) -> list[str]:
+    """Per fault kind: how often, how long from injection to a healthy cluster, and the failed /readyz probes."""
+    kinds: dict[tuple[bool, str], list[dict[str, Any]]] = {}
+    for r in runs:
+        for f in r.get("faults") or []:
+            if isinstance(f, dict) and "error" not in f and num(f.get("start")) is not None:
+                kinds.setdefault((bool(r.get("quorum_reads")), str(f.get("kind"))), []).append(f)
+    if not kinds:
+        return []
+    lines = ["| reads | fault | times | injection → healthy, mean s | failed probes (of 10/s) |",
+             "|---|---|---:|---:|---:|"]
+    for (quorum, kind), items in sorted(kinds.items(), key=lambda kv: (not kv[0][0], kv[0][1])):
+        spans = [float(f["healed"]) - float(f["start"]) for f in items if num(f.get("healed")) is not None]
+        failed = [int(f["probes_failed"]) for f in items if num(f.get("probes_failed")) is not None]
+        lines.append(f"| {'quorum' if quorum else 'serializable'} | {kind} | {len(items)} | "
+                     f"{fmt(sum(spans) / len(spans)) if spans else '–'} | {sum(failed) if failed else '–'} |")
+    return [*lines, ""]
 
 
 def chaos_baseline(run: dict[str, Any]) -> str:
