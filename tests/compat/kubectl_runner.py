@@ -40,14 +40,9 @@ class Runner:
         self.label = label
         self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(home)}
         self.ns = f"compat-{label.replace('.', '')}-{uuid.uuid4().hex[:5]}"
-        # kubectl before 1.29 validates files against /openapi/v2 only, which must be protobuf
-        # and which we do not serve (API-COMPAT.md §0.3): its users pass --validate=false.
-        self.no_v2_validation = label in ("1.27", "1.28")
 
     def proc(self, *args: str, input: str | None = None, env: dict[str, str] | None = None,
              timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        if self.no_v2_validation and ("-f" in args or "edit" in args):
-            args = (*args, "--validate=false")
         return subprocess.run([self.binary, *args], input=input, capture_output=True, text=True,
                               env={**self.env, **(env or {})}, timeout=timeout)
 
