@@ -25,7 +25,7 @@ from hakube.apiserver.schema.dsl import parse_types
 from hakube.apiserver.schema.model import Field
 from hakube.apiserver.schema.openapi import document_bytes, document_hash, gv_path
 from hakube.apiserver.schema.registry import dangling_refs
-from hakube.apiserver.schema.validate import MAX_ERRORS, cannot_handle_message, go_quote
+from hakube.apiserver.schema.validate import MAX_ERRORS, cannot_handle_message, go_quote, prune_unknown
 
 CORE = "io.k8s.api.core.v1."
 APPS = "io.k8s.api.apps.v1."
@@ -232,6 +232,20 @@ def test_unknown_fields_at_several_levels_in_document_order() -> None:
         "spec.containers[0].livenessProbe.httpGet.paht",
         "spec.foo",
     ]
+
+
+def test_prune_unknown_drops_exactly_the_unknown_fields() -> None:
+    pod = _pod()
+    pod["metadata"]["labelz"] = {"a": "b"}
+    pod["spec"]["foo"] = {"bar": 1}
+    pod["spec"]["containers"][0]["livenessProbe"] = {"httpGet": {"port": 80, "paht": "/"}}
+    prune_unknown(TYPES, POD, pod)
+    assert unknown_fields(TYPES, POD, pod) == []
+    assert pod == {**_pod(), "spec": {**_pod()["spec"], "containers": [
+        {**_pod()["spec"]["containers"][0], "livenessProbe": {"httpGet": {"port": 80}}},
+        _pod()["spec"]["containers"][1]]}}
+    # Open values (resource quantities under limits, label maps) keep every key.
+    assert pod["spec"]["containers"][1]["resources"]["limits"] == {"cpu": "1", "example.com/gpu": 1}
 
 
 def test_deployment_template_paths() -> None:

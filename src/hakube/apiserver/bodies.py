@@ -18,7 +18,12 @@ from aiohttp import web
 from hakube.apiserver import codec, protobuf, status
 from hakube.apiserver.resources import Resource
 from hakube.apiserver.schema.registry import TYPES, type_for
-from hakube.apiserver.schema.validate import find_duplicate_fields, strict_error_message, unknown_fields
+from hakube.apiserver.schema.validate import (
+    find_duplicate_fields,
+    prune_unknown,
+    strict_error_message,
+    unknown_fields,
+)
 
 
 @dataclass
@@ -51,18 +56,25 @@ def field_validation(request: web.Request) -> str:
 
 def check_fields(resource: Resource, obj: Any, raw: bytes, mode: str, *, kind: str | None = None,
                  group: str | None = None, version: str | None = None, json_body: bool = True) -> list[str]:
-    """Unknown/duplicate field checking; returns warnings (Warn) or raises (Strict)."""
-    if mode == "Ignore" or not isinstance(obj, dict):
+    """Unknown/duplicate field checking: raises (Strict), or drops unknown fields from `obj` in place and
+    returns warnings (Warn) or nothing (Ignore), as decoding into kube's types does."""
+    if not isinstance(obj, dict):
         return []
     type_name = type_for(group if group is not None else resource.group,
                          version if version is not None else resource.version,
                          kind or resource.kind)
+    if mode == "Ignore":
+        if type_name:
+            prune_unknown(TYPES, type_name, obj)
+        return []
     unknown = unknown_fields(TYPES, type_name, obj) if type_name else []
     duplicates = find_duplicate_fields(raw) if json_body and raw else []
     if not unknown and not duplicates:
         return []
     if mode == "Strict":
         raise status.bad_request(strict_error_message(unknown, duplicates))
+    if unknown and type_name:
+        prune_unknown(TYPES, type_name, obj)
     return [f'unknown field "{p}"' for p in unknown] + [f'duplicate field "{p}"' for p in duplicates]
 
 

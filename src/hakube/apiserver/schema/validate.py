@@ -68,6 +68,26 @@ def unknown_fields(types: Mapping[str, ObjectType], type_name: str, obj: Any) ->
     return [err.path for err in collector.errors]
 
 
+def prune_unknown(types: Mapping[str, ObjectType], type_name: str, obj: Any) -> None:
+    """Drop, in place, the fields of `obj` that `type_name` does not have: what decoding into kube's Go
+    types does under fieldValidation Warn and Ignore (the unknown fields never reach storage)."""
+    obj_type = types.get(type_name)
+    if obj_type is None or obj_type.open or not isinstance(obj, dict):
+        return
+    for key in [k for k in obj if k not in obj_type.fields]:
+        del obj[key]
+    for key, value in obj.items():
+        fld = obj_type.fields[key]
+        if fld.list and isinstance(value, list):
+            for item in value:
+                prune_unknown(types, fld.type, item)
+        elif fld.map and isinstance(value, dict):
+            for item in value.values():
+                prune_unknown(types, fld.type, item)
+        elif not fld.list and not fld.map:
+            prune_unknown(types, fld.type, value)
+
+
 def find_duplicate_fields(raw_json: bytes | str) -> list[str]:
     """Paths of keys that occur more than once in one object of a JSON document.
 
