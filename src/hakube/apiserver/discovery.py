@@ -30,7 +30,11 @@ def wants_aggregated(accept: str | None) -> bool:
 
 
 def _storage_hash(r: Resource) -> str:
-    digest = hashlib.sha256(f"{r.group}/{r.version}/{r.kind}".encode()).digest()[:8]
+    # Of the version objects are stored in (apiserver endpoints/discovery StorageVersionHash): the
+    # same for versions sharing a storage, e.g. events.k8s.io/v1 and core/v1 Events.
+    stored = r.strategy.storage_version or r.api_version
+    group, _, version = stored.rpartition("/")
+    digest = hashlib.sha256(f"{group}/{version}/{r.kind}".encode()).digest()[:8]
     return base64.b64encode(digest).decode()
 
 

@@ -289,7 +289,8 @@ async def _server_side_apply(
     def mutate(old: Obj | None) -> Obj:
         return fieldmanager.apply(old, applied, manager=opts.field_manager, force=force,
                                   api_version=reg.resource.api_version, type_name=type_name,
-                                  subresource=subresource, has_status=reg.strategy.has_status)
+                                  subresource=subresource, has_status=reg.strategy.has_status,
+                                  versions=reg.versions)
 
     obj, created = await reg.update(info.namespace, info.name, mutate, dataclasses.replace(opts, applied=True),
                                     subresource=subresource, create_if_missing=mutate(None))

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from hakube.apiserver import status
+from hakube.apiserver import codec, status
 from hakube.apiserver.registry import Registry, parse_rv, too_large_rv
 from hakube.apiserver.selectors import (
     FieldSelector,
@@ -158,9 +158,10 @@ async def _from_etcd(
             page = await reg.storage.list(prefix, limit=limit, start_key=start, revision=revision)
             revision = page.revision
             for i, kv in enumerate(page.items):
-                obj = reg._decode(kv)
+                # Selectors see the stored object, as from the watch cache (Strategy.selectable_fields).
+                obj = codec.decode_from_storage(kv.value, kv.mod_revision)
                 if match is None or match(obj):
-                    items.append(obj)
+                    items.append(reg.decorate(obj))
                 if limit and len(items) >= limit:
                     more = page.more or i < len(page.items) - 1
                     last = kv.key

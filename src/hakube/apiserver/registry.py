@@ -20,6 +20,7 @@ from hakube.apiserver.resources import Resource
 from hakube.apiserver.schema.registry import TYPES, type_for
 from hakube.apiserver.schema.validate import cannot_handle_message
 from hakube.apiserver.strategy import Obj
+from hakube.apiserver.versions import storage_versions
 from hakube.apiserver.watchcache import WatchCache
 from hakube.store.errors import KeyExists, KeyNotFound, RevisionConflict
 from hakube.store.storage import DELETE, KV, Storage, UpdateResult
@@ -53,6 +54,8 @@ class Registry:
         self.storage_api_version = self.strategy.storage_version or resource.api_version
         group, _, version = self.storage_api_version.rpartition("/")
         self._type_name = type_for(group, version, resource.kind)
+        # The other versions the same objects are served in, for managedFields written in them.
+        self.versions = storage_versions(resource)
 
     # -- helpers ------------------------------------------------------------
 
@@ -254,11 +257,15 @@ class Registry:
 
     def _record_fields(self, old: Obj | None, new: Obj, incoming: object, opts: WriteOptions, *,
                        subresource: str) -> None:
-        """managedFields after the write (fieldmanager.record_update); an apply set them already."""
+        """managedFields after the write (fieldmanager.record_update); an apply set them already.
+
+        `old` and `new` are stored objects; the write is recorded in the served version when the
+        objects are served in several (kube records an Update in the version of the request)."""
         fieldmanager.record_update(
             old, new, manager="" if opts.applied else opts.field_manager, incoming=incoming,
-            api_version=self.storage_api_version, type_name=self._type_name, subresource=subresource,
-            has_status=self.strategy.has_status)
+            api_version=self.resource.api_version if self.versions else self.storage_api_version,
+            type_name=self._type_name, subresource=subresource, has_status=self.strategy.has_status,
+            versions=self.versions, stored_version=self.storage_api_version)
 
     def _prepare_update(self, new: Obj, old: Obj, *, subresource: str, opts: WriteOptions | None = None) -> Obj:
         name = old["metadata"]["name"]

@@ -15,13 +15,13 @@ from hakube.apiserver.strategies.autoscaling import (
 )
 from hakube.apiserver.strategies.batch import CronJobStrategy
 from hakube.apiserver.strategies.core import (
-    EventStrategy,
     NamespaceStrategy,
     PodStrategy,
     SecretStrategy,
     ServiceStrategy,
 )
 from hakube.apiserver.strategies.discovery import EndpointSliceStrategy
+from hakube.apiserver.strategies.events import EventStrategy, EventsV1Strategy
 from hakube.apiserver.strategies.policy import (
     IngressClassStrategy,
     IngressStrategy,
@@ -113,11 +113,6 @@ def _status(kind: str) -> Subresource:
 # PUT creates a missing object for these (AllowCreateOnUpdate in their upstream strategies).
 _CREATE_ON_UPDATE = {"create_on_update": True}
 _SCALE = Subresource("scale", "Scale", SUB_VERBS, group="autoscaling", version="v1")
-_EVENT_FIELDS = (
-    "involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
-    "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
-    "reason", "reportingComponent", "source", "type",
-)
 _POD_FIELDS = (
     "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
     "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName",
@@ -155,7 +150,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "limitranges", "limitrange", "LimitRange", True, LimitRangeStrategy(),
              short_names=("limits",)),
     Resource("", "v1", "events", "event", "Event", True,
-             EventStrategy(extra_fields=_EVENT_FIELDS, extra=_CREATE_ON_UPDATE),
+             EventStrategy(extra=_CREATE_ON_UPDATE),
              short_names=("ev",)),
     Resource("apps", "v1", "deployments", "deployment", "Deployment", True,
              DeploymentStrategy(has_status=True, tracks_generation=True),
@@ -212,12 +207,10 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("coordination.k8s.io", "v1", "leases", "lease", "Lease", True, Strategy(extra=_CREATE_ON_UPDATE)),
     Resource("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", True,
              EndpointSliceStrategy(tracks_generation=True), key_prefix="endpointslices"),
-    # events.k8s.io/v1 Events are stored apart from core/v1 Events for now;
-    # kube-apiserver shares one storage and converts between the versions.
+    # Stored with core/v1 Events, under the same keys and as core/v1 (kube-apiserver's
+    # events.k8s.io storage is the core event store); converted at the edge.
     Resource("events.k8s.io", "v1", "events", "event", "Event", True,
-             EventStrategy(extra_fields=("reason", "type", "reportingController", "regarding.kind",
-                                         "regarding.name", "regarding.namespace")),
-             short_names=("ev",), key_prefix="events.k8s.io/events"),
+             EventsV1Strategy(extra=_CREATE_ON_UPDATE), short_names=("ev",)),
 )
 
 # Namespaces that exist from the start and cannot be deleted (k/k

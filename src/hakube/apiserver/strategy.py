@@ -101,6 +101,8 @@ class Strategy:
     # -- reads ------------------------------------------------------------
 
     def selectable_fields(self, obj: Obj) -> dict[str, str]:
+        """The field labels of the served version, valued from `obj` as stored (kube converts a
+        selector's labels to the internal version's and matches the internal object)."""
         meta = obj.get("metadata", {})
         fields = {"metadata.name": meta.get("name", "")}
         if "namespace" in meta:

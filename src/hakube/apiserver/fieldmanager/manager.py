@@ -11,12 +11,14 @@ fields it applied before, no longer applies and nobody else owns.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from hakube.apiserver import status, timefmt
 from hakube.apiserver.fieldmanager import fieldpath, merge
 from hakube.apiserver.fieldmanager.fieldpath import Path, type_shape
+from hakube.apiserver.fieldmanager.versions import Changes, Versions, Views, add_back_owned
 from hakube.apiserver.strategy import Obj
 
 # Fields nobody owns (apiserver fieldmanager `internal/stripmeta.go`).
@@ -105,13 +107,16 @@ def _store(obj: Obj, entries: list[Entry]) -> None:
 
 def record_update(
     old: Obj | None, new: Obj, *, manager: str, incoming: Any, api_version: str, type_name: str | None,
-    subresource: str = "", has_status: bool = False,
+    subresource: str = "", has_status: bool = False, versions: Versions | None = None, stored_version: str = "",
 ) -> None:
     """Set `new`'s managedFields after a create or update by `manager` (smd Updater.Update).
 
     `incoming` is the managedFields the request carried: an empty list resets
     them, valid entries replace the live ones (not on subresources, unless there
-    is no `manager`: an apply computed them); an empty `manager` records nothing new."""
+    is no `manager`: an apply computed them); an empty `manager` records nothing new.
+    `old` and `new` are in `stored_version` (default: `api_version`), whose schema is
+    `type_name`; the write is recorded as made in `api_version`, and with `versions`
+    every manager loses the fields that changed as its own version names them."""
     if incoming == [] and not subresource:
         new["metadata"].pop("managedFields", None)
         return
@@ -122,32 +127,40 @@ def record_update(
         except (ValueError, TypeError):
             pass
     if manager:
-        shape = type_shape(type_name)
-        added, modified, removed = fieldpath.compare(old or {}, new, shape)
-        changed = _filter(added | modified, subresource=subresource, has_status=has_status)
-        removed = _filter(removed, subresource=subresource, has_status=has_status)
+        changes = Changes(old, new, version=stored_version or api_version, type_name=type_name, versions=versions,
+                          keep=lambda paths: _filter(paths, subresource=subresource, has_status=has_status))
         for e in entries:
-            e.fields -= changed | removed
-        key = (manager, "Update", subresource)
-        mine = next((e for e in entries if e.key == key), None)
+            e_changed, e_removed = changes.at(e.api_version)
+            e.fields -= e_changed | e_removed
+        changed, _removed = changes.at(api_version)
+        # An Update is identified with its version (apiserver managedfields internal/manager.go
+        # BuildManagerIdentifier keeps APIVersion for everything but Apply): a manager writing
+        # through two versions has an entry for each, whose fields are named in its version.
+        mine = next((e for e in entries if e.key == (manager, "Update", subresource)
+                     and e.api_version == api_version), None)
         if mine is None:
             mine = Entry(manager, "Update", api_version, "", set(), subresource)
             entries.append(mine)
         if changed:
             mine.fields |= changed
             mine.time = timefmt.now_time()
-            mine.api_version = api_version
     _store(new, entries)
 
 
 def apply(
     live: Obj | None, applied: Obj, *, manager: str, force: bool, api_version: str, type_name: str | None,
-    subresource: str = "", has_status: bool = False,
+    subresource: str = "", has_status: bool = False, versions: Versions | None = None,
 ) -> Obj:
     """The object after `manager` applies `applied` to `live` (None: absent) (smd Updater.Apply).
 
+    `live` and `applied` are in `api_version`; with `versions`, managers of other
+    versions conflict and keep their fields as their versions name them.
     Raises a 409 naming the conflicting fields and managers unless `force`."""
     shape = type_shape(type_name)
+
+    def keep(paths: set[Path]) -> set[Path]:
+        return _filter(paths, subresource=subresource, has_status=has_status)
+
     applied = copy.deepcopy(applied)
     applied.setdefault("metadata", {}).pop("managedFields", None)
     if subresource == "" and has_status:
@@ -155,11 +168,10 @@ def apply(
     base = live if live is not None else {"metadata": {}}
     entries = _entries_of(live)
     merged: Obj = merge.merge(base, applied, shape)
-    added, modified, _removed = fieldpath.compare(base, merged, shape)
-    changed = _filter(added | modified, subresource=subresource, has_status=has_status)
-    applied_set = _filter(fieldpath.to_field_set(applied, shape), subresource=subresource, has_status=has_status)
+    changes = Changes(base, merged, version=api_version, type_name=type_name, versions=versions, keep=keep)
+    applied_set = keep(fieldpath.to_field_set(applied, shape))
     key = (manager, "Apply", subresource)
-    conflicts = [(e, sorted(e.fields & changed)) for e in entries if e.key != key]
+    conflicts = [(e, sorted(e.fields & changes.at(e.api_version)[0])) for e in entries if e.key != key]
     conflicts = [(e, paths) for e, paths in conflicts if paths]
     if conflicts and not force:
         raise conflict_error(conflicts)
@@ -169,13 +181,46 @@ def apply(
     if mine is None:
         mine = Entry(manager, "Apply", api_version, "", set(), subresource)
         entries.append(mine)
-    last, mine.fields = mine.fields, applied_set
-    mine.time, mine.api_version = timefmt.now_time(), api_version
-    owned = set().union(*(e.fields for e in entries))
-    prefixes = {p[:n] for p in owned for n in range(1, len(p))}
-    merge.remove_paths(merged, shape, {p for p in last - applied_set if p not in owned and p not in prefixes})
+    last, last_version = mine.fields, mine.api_version
+    mine.fields, mine.time, mine.api_version = applied_set, timefmt.now_time(), api_version
+    if last:
+        merged = _prune(merged, applied, last, last_version, entries, api_version=api_version, type_name=type_name,
+                        versions=versions, keep=keep)
     _store(merged, entries)
     return merged
+
+
+def _prune(merged: Obj, applied: Obj, last: set[Path], last_version: str, entries: list[Entry], *,
+           api_version: str, type_name: str | None, versions: Versions | None,
+           keep: Callable[[set[Path]], set[Path]]) -> Obj:
+    """Remove what the applier applied last time, applies no more, and nobody else owns (smd Updater.prune).
+
+    The prune happens in the version of the last applied set; managers of other
+    versions then get their fields back (add_back_owned)."""
+    version, target, config, shape = api_version, merged, applied, type_shape(type_name)
+    if versions is not None and last_version != api_version:
+        found = Views((merged, applied), version=api_version, type_name=type_name, versions=versions).converted(
+            last_version)
+        if found is not None:
+            (converted, converted_config), shape = found
+            assert converted is not None and converted_config is not None
+            version, target, config = last_version, converted, converted_config
+    owned_by: dict[str, set[Path]] = {}
+    for e in entries:
+        owned_by.setdefault(e.api_version if versions is not None else version, set()).update(e.fields)
+    owned = owned_by.get(version, set())
+    prefixes = {p[:n] for p in owned for n in range(1, len(p))}
+    gone = {p for p in last - keep(fieldpath.to_field_set(config, shape)) if p not in owned and p not in prefixes}
+    elsewhere = [(v, f) for v, f in owned_by.items() if v != version and f]
+    if versions is None or (version == api_version and not elsewhere):
+        merge.remove_paths(target, shape, gone)  # all fields named in one version: prune in place
+        return target
+    pruned = copy.deepcopy(target)
+    merge.remove_paths(pruned, shape, gone)
+    if version != api_version:
+        pruned = versions.convert(pruned, version, api_version) or merged
+    return add_back_owned(merged, pruned, version=api_version, type_name=type_name, versions=versions,
+                          owned_elsewhere=elsewhere)
 
 
 def _describe(e: Entry) -> str:

@@ -202,11 +202,3 @@ class SecretStrategy(Strategy):
             except (binascii.Error, ValueError):
                 causes.append(invalid_value(f"data[{key}]", "<secret>", "must be base64-encoded"))
         return causes
-
-
-@dataclass(frozen=True)
-class EventStrategy(Strategy):
-    def validate(self, obj: Obj) -> list[Cause]:
-        if not obj.get("involvedObject") and obj.get("apiVersion") == "v1":
-            return [required("involvedObject")]
-        return []
