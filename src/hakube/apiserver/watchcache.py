@@ -21,6 +21,8 @@ from hakube.apiserver import codec
 from hakube.store.errors import Compacted, StoreError
 from hakube.store.storage import Storage, WatchBatch
 
+PAGE_TIMEOUT = 30.0  # seconds for one relist page (the storage call's own deadline is 10 s)
+
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
@@ -124,7 +126,8 @@ class WatchCache:
         self.revision = 0
         self._history_start = 0  # every event after this revision is in _history
         self._watchers: set[Watcher] = set()
-        self._advanced = asyncio.Condition()
+        # Replaced and set on every advance: waiters need no lock, so none can be left holding one.
+        self._advanced = asyncio.Event()
         self._stream: Any = None
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
@@ -159,6 +162,15 @@ class WatchCache:
             except StoreError as err:
                 log.warning("watch cache: etcd watch broke (%s); re-watching", err)
                 await asyncio.sleep(0.5)
+            except TimeoutError:
+                log.warning("watch cache: an etcd page did not come within %.0fs; relisting", PAGE_TIMEOUT)
+                await asyncio.sleep(0.5)
+            except Exception:
+                # Whatever it was, a cache that stops for good leaves the server unready for
+                # good (seen after a replica restart under load): log it, and start over.
+                log.exception("watch cache: unexpected failure; relisting")
+                need_list = True
+                await asyncio.sleep(1.0)
             finally:
                 if self._stream is not None:
                     self._stream.close()
@@ -170,7 +182,10 @@ class WatchCache:
         revision = 0
         while True:
             # Modest pages: each is decoded in one go, and values may be up to 1.5 MiB each.
-            page = await self._storage.list(self._prefix, limit=250, start_key=start, revision=revision)
+            # Bounded beyond the call's own gRPC deadline: a page that never comes must not
+            # keep the cache (and /readyz) waiting forever.
+            page = await asyncio.wait_for(
+                self._storage.list(self._prefix, limit=250, start_key=start, revision=revision), PAGE_TIMEOUT)
             revision = page.revision
             for kv in page.items:
                 state[kv.key] = codec.decode_from_storage(kv.value, kv.mod_revision)
@@ -222,8 +237,8 @@ class WatchCache:
         if revision <= self.revision:
             return
         self.revision = revision
-        async with self._advanced:
-            self._advanced.notify_all()
+        advanced, self._advanced = self._advanced, asyncio.Event()
+        advanced.set()
 
     # -- reads ----------------------------------------------------------------
 
@@ -233,18 +248,17 @@ class WatchCache:
             return True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        async with self._advanced:
-            while self.revision < revision:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return False
-                # Only events move the cache's revision. etcd's progress notifications
-                # could, but before 3.5.8 one may arrive ahead of events still in flight
-                # (etcd-io/etcd#15220), which would make a "consistent" read stale. Every
-                # write of ours is under the watched prefix, so events do reach `revision`;
-                # a revision moved by a foreign write times out, and callers read etcd.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._advanced.wait(), remaining)
+        while self.revision < revision:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            # Only events move the cache's revision. etcd's progress notifications
+            # could, but before 3.5.8 one may arrive ahead of events still in flight
+            # (etcd-io/etcd#15220), which would make a "consistent" read stale. Every
+            # write of ours is under the watched prefix, so events do reach `revision`;
+            # a revision moved by a foreign write times out, and callers read etcd.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._advanced.wait(), remaining)
         return True
 
     def snapshot(self, prefix: str) -> list[Obj]:
