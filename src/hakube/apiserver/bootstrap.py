@@ -24,6 +24,7 @@ from hakube.apiserver.bootstrappolicy import AUTOUPDATE
 from hakube.apiserver.rbac import PolicyIndex
 from hakube.apiserver.registry import Registry, WriteOptions
 from hakube.apiserver.resources import SYSTEM_NAMESPACES
+from hakube.apiserver.watchcache import COMPACT_KEY as WATCHED_COMPACT_KEY
 from hakube.store.errors import StoreError
 from hakube.store.storage import Storage
 
@@ -34,7 +35,7 @@ _RBAC = "rbac.authorization.k8s.io"
 
 # kube-apiserver keeps this key outside its prefix; we keep it inside, so that every
 # revision of etcd is a revision our watch cache sees (see WatchCache.wait_for).
-COMPACT_KEY = b"/registry/compact_rev_key"
+COMPACT_KEY = WATCHED_COMPACT_KEY.encode()
 
 
 async def ensure_system_namespaces(registries: dict[tuple[str, str, str], Registry], *,
@@ -67,7 +68,7 @@ class Compactor:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                await self.round()
+                log.info("compaction: %s", await self.round())
             except StoreError as err:
                 log.warning("compaction round failed: %s", err)
 

@@ -21,6 +21,10 @@ from hakube.apiserver import codec
 from hakube.store.errors import Compacted, StoreError
 from hakube.store.storage import Storage, WatchBatch
 
+# The compactor's bookkeeping key (bootstrap.Compactor). It lies inside the watched prefix so its
+# writes move the cache's revision like every other write of ours, but its value (the key itself,
+# as kube's compactor writes it) is not an object: the cache never stores it.
+COMPACT_KEY = "/registry/compact_rev_key"
 PAGE_TIMEOUT = 30.0  # seconds for one relist page (the storage call's own deadline is 10 s)
 
 log = logging.getLogger(__name__)
@@ -188,7 +192,8 @@ class WatchCache:
                 self._storage.list(self._prefix, limit=250, start_key=start, revision=revision), PAGE_TIMEOUT)
             revision = page.revision
             for kv in page.items:
-                state[kv.key] = codec.decode_from_storage(kv.value, kv.mod_revision)
+                if kv.key != COMPACT_KEY:
+                    state[kv.key] = codec.decode_from_storage(kv.value, kv.mod_revision)
             if not page.more or not page.items:
                 break
             start = page.items[-1].key + "\0"
@@ -206,6 +211,8 @@ class WatchCache:
     async def _apply(self, batch: WatchBatch) -> None:
         for ev in batch.events:
             kv = ev.kv
+            if kv.key == COMPACT_KEY:
+                continue  # still counted below: the cache's revision moves past it
             if ev.deleted:
                 prev = self.state.pop(kv.key, None)
                 if prev is None and ev.prev is not None:
