@@ -111,6 +111,10 @@ class ServedResource:
     subresources: tuple[str, ...] = ()
 
 
+# The security scheme kube-apiserver publishes in its OpenAPI documents (v2 and v3).
+BEARER_TOKEN = {"description": "Bearer Token authentication", "in": "header", "name": "authorization",
+                "type": "apiKey"}
+
 def gv_path(group: str, version: str) -> str:
     """`api/v1` for the core group, `apis/<group>/<version>` otherwise (no leading slash)."""
     return f"api/{version}" if not group else f"apis/{group}/{version}"
@@ -151,14 +155,7 @@ def openapi_document(
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": component_schemas(TYPES, roots),
-            "securitySchemes": {
-                "BearerToken": {
-                    "description": "Bearer Token authentication",
-                    "in": "header",
-                    "name": "authorization",
-                    "type": "apiKey",
-                }
-            },
+            "securitySchemes": {"BearerToken": BEARER_TOKEN},
         },
         "security": [{"BearerToken": []}],
     }

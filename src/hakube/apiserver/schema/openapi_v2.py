@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from hakube.apiserver.schema.openapi import ServedResource, openapi_document
+from hakube.apiserver.schema.openapi import BEARER_TOKEN, ServedResource, openapi_document
 from hakube.apiserver.schema.openapi_schemas import NAMED_PRIMITIVES, REF_PREFIX
 
 DEFINITIONS_PREFIX = "#/definitions/"
@@ -59,14 +59,7 @@ def swagger_document(resources: Sequence[ServedResource]) -> dict[str, Any]:
         "info": dict(info),
         "paths": {path: path_item(item) for path, item in sorted(paths.items())},
         "definitions": {name: definition(name, schema) for name, schema in sorted(schemas.items())},
-        "securityDefinitions": {
-            "BearerToken": {
-                "description": "Bearer Token authentication",
-                "in": "header",
-                "name": "authorization",
-                "type": "apiKey",
-            }
-        },
+        "securityDefinitions": {"BearerToken": BEARER_TOKEN},
         "security": [{"BearerToken": []}],
     }
 
