@@ -111,7 +111,7 @@ class NetworkFaults:
         return Applied(generation, waiting)
 
     def _running(self, name: str) -> bool:
-        return running_pid(self.layout.replica(name) / "run" / "supervisor.pid") is not None
+        return running_pid(self.layout.pidfile(name, "supervisor")) is not None
 
     def _generation(self, replica: ReplicaState) -> int:
         try:

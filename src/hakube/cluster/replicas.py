@@ -120,7 +120,7 @@ class Replicas:
             return False, str(err) or type(err).__name__
 
     def supervisor_pidfile(self, replica: ReplicaState) -> Path:
-        return self.layout.replica(replica.name) / "run" / "supervisor.pid"
+        return self.layout.pidfile(replica.name, "supervisor")
 
     def supervisor_pid(self, replica: ReplicaState) -> int | None:
         return processes.running_pid(self.supervisor_pidfile(replica))
