@@ -171,7 +171,17 @@ async def test_nodes_register_with_labels_capacity_and_leases(client: ApiClient)
     assert cidrs == {"10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24"}
     assert nodes["hn-b-3"]["metadata"]["labels"]["topology.kubernetes.io/zone"] == "test-b"
 
-    lease = await client.get(LEASES, "hn-a-1", "kube-node-lease")
+    async def created() -> Obj | None:
+        # The kubelet creates its Lease on its first heartbeat, just after registering the
+        # (already Ready) Node, so the Lease may lag the Node by up to a renew interval.
+        try:
+            return await client.get(LEASES, "hn-a-1", "kube-node-lease")
+        except ApiError as err:
+            if err.not_found:
+                return None
+            raise
+
+    lease: Obj = await until(created, timeout=LEASE, what="the node lease created")
     assert lease["spec"]["holderIdentity"] == "hn-a-1" and lease["spec"]["leaseDurationSeconds"] == LEASE
     assert lease["metadata"]["ownerReferences"] == [
         {"apiVersion": "v1", "kind": "Node", "name": "hn-a-1", "uid": a1["metadata"]["uid"]}]
