@@ -147,16 +147,82 @@ def _unlift(e: _Entry) -> None:
         e.next.prev = e
 
 
+class _Linearized:
+    """The set of operations placed so far, in a form that hashes in time independent of history length.
+
+    Lowe's memoization keys on (set of linearized operations, state). A bitset
+    over the whole key, as porcupine uses, costs O(n) per step to copy and hash
+    and O(n²) memory for the cache: a 30-minute run holds ~185,000 operations
+    per key, which is gigabytes. But the search places definite operations
+    almost in invoke order, so the set is "every definite operation ranked
+    below ``low``, plus the few in ``above``", plus the unknown ones placed
+    (a small bitset: unknown operations are rare). That form is canonical, so
+    the memo stays exact.
+    """
+
+    __slots__ = ("above", "low", "unknown")
+
+    def __init__(self, low: int = 0, above: frozenset[int] = frozenset(), unknown: int = 0) -> None:
+        self.low = low  # every definite operation ranked below this is placed; this one is not
+        self.above = above  # placed definite operations ranked above ``low``
+        self.unknown = unknown  # bit i: the i-th unknown operation is placed
+
+    def plus(self, rank: int, unknown_bit: int) -> _Linearized:
+        if unknown_bit:
+            return _Linearized(self.low, self.above, self.unknown | unknown_bit)
+        if rank != self.low:
+            return _Linearized(self.low, self.above | {rank}, self.unknown)
+        low, above = rank + 1, self.above
+        if low in above:
+            while low in above:
+                low += 1
+            above = frozenset(r for r in above if r > low)
+        return _Linearized(low, above, self.unknown)
+
+    def memo_key(self, state: Hashable) -> tuple[int, frozenset[int], int, Hashable]:
+        return self.low, self.above, self.unknown, state
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """One step of the search path, linked to the one before: the longest path is kept in O(1)."""
+
+    opi: int
+    before: _Placed | None
+
+    def path(self) -> list[int]:
+        out: list[int] = []
+        node: _Placed | None = self
+        while node is not None:
+            out.append(node.opi)
+            node = node.before
+        return out[::-1]
+
+
+def _ranks(ops: list[Op]) -> tuple[list[int], list[int]]:
+    """Each operation's rank among the definite ones by invoke time, or its bit among the unknown ones."""
+    rank = [-1] * len(ops)
+    bit = [0] * len(ops)
+    definite = sorted((i for i, op in enumerate(ops) if op.status != "unknown"), key=lambda i: (ops[i].invoke, i))
+    for r, i in enumerate(definite):
+        rank[i] = r
+    for b, i in enumerate(i for i, op in enumerate(ops) if op.status == "unknown"):
+        bit[i] = 1 << b
+    return rank, bit
+
+
 def check_key(ops: list[Op], *, initial: Hashable, deadline: float = math.inf,
               key: Hashable = None) -> KeyResult:
     """WGL search over one key's operations (already filtered: no failed ops, no unknown reads)."""
     n = len(ops)
     head = _entries(ops)
+    rank, bit = _ranks(ops)
     state: Hashable = initial
-    linearized = 0
-    cache: set[tuple[int, Hashable]] = set()
-    stack: list[tuple[_Entry, Hashable]] = []
-    best: list[int] = []
+    linearized = _Linearized()
+    cache: set[tuple[int, frozenset[int], int, Hashable]] = set()
+    stack: list[tuple[_Entry, Hashable, _Linearized, _Placed]] = []
+    best: _Placed | None = None
+    best_len = 0
     entry = head.next
     steps = 0
     definite_left = sum(1 for op in ops if op.status != "unknown")
@@ -169,10 +235,12 @@ def check_key(ops: list[Op], *, initial: Hashable, deadline: float = math.inf,
             assert entry.op is not None
             ok, new_state = step(state, entry.op)
             if ok:
-                new_lin = linearized | (1 << entry.opi)
-                if (new_lin, new_state) not in cache:
-                    cache.add((new_lin, new_state))
-                    stack.append((entry, state))
+                new_lin = linearized.plus(rank[entry.opi], bit[entry.opi])
+                memo = new_lin.memo_key(new_state)
+                if memo not in cache:
+                    cache.add(memo)
+                    placed = _Placed(entry.opi, stack[-1][3] if stack else None)
+                    stack.append((entry, state, linearized, placed))
                     state, linearized = new_state, new_lin
                     definite_left -= entry.op.status != "unknown"
                     _lift(entry)
@@ -181,15 +249,15 @@ def check_key(ops: list[Op], *, initial: Hashable, deadline: float = math.inf,
             entry = entry.next
         else:
             # A return whose call is not linearized yet: undo the last choice.
-            if len(stack) > len(best):
-                best = [e.opi for e, _ in stack]
+            if len(stack) > best_len:
+                best, best_len = stack[-1][3], len(stack)
             if not stack:
-                placed = set(best)
-                unplaced = [ops[i].id for i in range(n) if i not in placed]
+                prefix = best.path() if best is not None else []
+                done = set(prefix)
+                unplaced = [ops[i].id for i in range(n) if i not in done]
                 return KeyResult(key=key, linearizable=False, operations=n,
-                                 longest_prefix=[ops[i].id for i in best], unplaced=unplaced)
-            top, state = stack.pop()
-            linearized &= ~(1 << top.opi)
+                                 longest_prefix=[ops[i].id for i in prefix], unplaced=unplaced)
+            top, state, linearized, _ = stack.pop()
             assert top.op is not None
             definite_left += top.op.status != "unknown"
             _unlift(top)
