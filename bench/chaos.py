@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -66,6 +67,9 @@ from hakube.cluster.status import gather
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ALL_FAULTS = ("kill", "stop", "leader", "leases", "zone", "member-replace", "isolate")
 REQUEST_TIMEOUT = 2.0
+PROBE_INTERVAL = 0.1
+PROBE_TIMEOUT = 1.0
+MAX_LISTED_FAILURES = 300  # the failed probes listed one by one in the JSON
 MAX_FAULTS = 100
 HEAL_TIMEOUT = 90.0
 
@@ -92,7 +96,8 @@ class Recorder:
     read_latencies: list[float] = field(default_factory=list)
     write_rvs: dict[int, str] = field(default_factory=dict)
     watches: list[list[WatchSegment]] = field(default_factory=list)
-    probes: list[tuple[float, bool]] = field(default_factory=list)
+    probes: list[tuple[float, bool]] = field(default_factory=list)  # (scheduled at, answered 200)
+    probe_failures: list[tuple[float, str]] = field(default_factory=list)  # (scheduled at, why)
     outcomes: list[tuple[float, str]] = field(default_factory=list)  # (when it returned, ok|fail|unknown)
     faults: list[dict[str, Any]] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
@@ -299,20 +304,40 @@ class Workload:
 
 
 async def prober(base: str, ctx: ssl.SSLContext, rec: Recorder, until: float) -> None:
-    """GET /readyz through the load balancer every 100 ms, each on a new connection."""
-    timeout = aiohttp.ClientTimeout(total=1.0)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx, force_close=True),
+    """GET /readyz through the load balancer every 100 ms, each on a new connection.
+
+    Probes start on a fixed 100 ms schedule whether or not the one before has
+    answered: a prober that waits would take one sample per hung second instead
+    of ten and report the availability it failed to measure (coordinated omission).
+    """
+    timeout = aiohttp.ClientTimeout(total=PROBE_TIMEOUT)
+
+    async def probe(http: aiohttp.ClientSession, t: float) -> None:
+        reason = ""
+        try:
+            async with http.get(f"{base}/readyz") as r:
+                if r.status != 200:
+                    reason = f"HTTP {r.status}"
+        except (aiohttp.ClientError, TimeoutError) as err:
+            reason = type(err).__name__
+        rec.probes.append((t, not reason))
+        if reason:
+            rec.probe_failures.append((t, reason))
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx, force_close=True, limit=0),
                                      timeout=timeout) as http:
-        for _ in range(1_000_000):
-            t = rec.now()
-            if t >= until:
-                return
-            ok = False
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with http.get(f"{base}/readyz") as r:
-                    ok = r.status == 200
-            rec.probes.append((t, ok))
-            await asyncio.sleep(max(0.0, 0.1 - (rec.now() - t)))
+        pending: set[asyncio.Task[None]] = set()
+        for tick in range(int(until / PROBE_INTERVAL) + 1):
+            t = tick * PROBE_INTERVAL
+            await asyncio.sleep(max(0.0, t - rec.now()))
+            if rec.now() >= until:
+                break
+            task = asyncio.create_task(probe(http, t))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        if pending:
+            await asyncio.wait(pending)
+        rec.probes.sort()
 
 
 # -- the nemesis ---------------------------------------------------------------------------------
@@ -492,12 +517,14 @@ def summarize(rec: Recorder, s: Settings, final_counters: dict[str, int], names:
                             "mean": _ms(statistics.fmean(lat) if lat else None)},
         "availability": round(probes_ok / len(rec.probes), 5) if rec.probes else None,
         "probes": len(rec.probes),
+        "probe_failures_by_reason": dict(collections.Counter(why for _, why in rec.probe_failures).most_common()),
+        "probe_failures": [[round(t, 1), why] for t, why in sorted(rec.probe_failures)[:MAX_LISTED_FAILURES]],
         "watch": watches,
         "creates": creates,
         "counters": counters["keys"],
-        "faults": attribute_probe_failures(rec.faults, rec.probes),
-        "probes_failed_outside_faults": sum(1 for t, ok in rec.probes if not ok
-                                            and not any(_during(f, t) for f in rec.faults)),
+        "faults": attribute_probe_failures(rec.faults, rec.probe_failures),
+        "probes_failed_outside_faults": sum(1 for t, _ in rec.probe_failures
+                                            if not any(_during(f, t) for f in rec.faults)),
         "timeline": timeline(rec.outcomes, s.duration),
         "errors": dict(sorted(rec.errors.items(), key=lambda kv: -kv[1])),
     }
@@ -509,9 +536,14 @@ def _during(fault: dict[str, Any], t: float, grace: float = 3.0) -> bool:
     return float(fault.get("start", end)) <= t <= float(end) + grace
 
 
-def attribute_probe_failures(faults: list[dict[str, Any]], probes: list[tuple[float, bool]]) -> list[dict[str, Any]]:
-    """Each fault with the failed /readyz probes while it lasted: where unavailability comes from."""
-    return [{**f, "probes_failed": sum(1 for t, ok in probes if not ok and _during(f, t))} for f in faults]
+def attribute_probe_failures(faults: list[dict[str, Any]],
+                             failures: list[tuple[float, str]]) -> list[dict[str, Any]]:
+    """Each fault with the failed /readyz probes while it lasted, and why: where unavailability comes from."""
+    out = []
+    for f in faults:
+        why = collections.Counter(reason for t, reason in failures if _during(f, t))
+        out.append({**f, "probes_failed": why.total(), "probe_failure_reasons": dict(why.most_common())})
+    return out
 
 
 def timeline(outcomes: list[tuple[float, str]], duration: float, bucket: float = 1.0) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def test_config_checks_readyz_over_verified_tls(tmp_path: Path) -> None:
         assert f"timeout {timeout} 3600s" in lines
     server = next(line for line in lines if line.startswith("server r-1 "))
     assert server.startswith("server r-1 127.0.0.10:6443 check check-ssl verify required ca-file ")
-    for option in ("inter 500ms", "fall 2", "rise 2", "on-marked-down shutdown-sessions"):
+    for option in ("inter 250ms", "fall 2", "rise 2", "slowstart 5s", "on-marked-down shutdown-sessions"):
         assert option in server
     assert "source 127.0.0.9" in lines
 

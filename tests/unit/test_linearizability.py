@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hakube.chaos.audits import CreateRecord, WatchSegment, audit_counters, audit_creates, audit_watches, stale_reads
-from hakube.chaos.checker import Op, check, relevant, step
+from hakube.chaos.checker import Op, Status, check, relevant, step
 
 
 def r(invoke: float, ret: float | None, out: object, *, key: str = "x", status: str = "ok") -> Op:
@@ -241,17 +241,17 @@ def random_history(seed: int, n_ops: int) -> list[Op]:
         invoke = rnd.uniform(0, 4)
         ret = invoke + rnd.uniform(0.1, 2)
         kind = rnd.choice(("read", "write", "cas"))
-        status = rnd.choice(("ok", "ok", "ok", "unknown", "fail")) if kind != "read" else "ok"
+        status: Status = rnd.choice(("ok", "ok", "ok", "unknown", "fail")) if kind != "read" else "ok"
         done = None if status == "unknown" else ret
         if kind == "read":
             ops.append(Op(key="x", kind="read", invoke=invoke, ret=done, output=rnd.randrange(3), id=i))
         elif kind == "write":
             ops.append(Op(key="x", kind="write", invoke=invoke, ret=done, value=rnd.randrange(3), status=status,
-                          id=i))  # type: ignore[arg-type]
+                          id=i))
         else:
             ops.append(Op(key="x", kind="cas", invoke=invoke, ret=done, expected=rnd.randrange(3),
                           value=rnd.randrange(3), output=None if status == "unknown" else rnd.random() < 0.6,
-                          status=status, id=i))  # type: ignore[arg-type]
+                          status=status, id=i))
     return ops
 
 

@@ -163,7 +163,7 @@ class ApiServer:
     async def _probe_etcd(self) -> None:
         """Probe etcd in the background, so /readyz answers at once whatever etcd does.
 
-        A load balancer checks /readyz with a short timeout (500 ms); a probe that
+        A load balancer checks /readyz with a short timeout (400 ms); a probe that
         waits on etcd would make a slow etcd look like a dead API server.
         """
         while True:

@@ -27,7 +27,7 @@ ETCD_PEER_PORT = 2380
 ETCD_PROXIED_PEER_PORT = 2381
 ETCD_PROXIED_CLIENT_PORT = 2382
 # Seconds the API server keeps serving with /readyz failing after SIGTERM, so the
-# load balancer's checks (2 × 500 ms) eject it before it stops accepting.
+# load balancer's checks (2 × 400 ms) eject it before it stops accepting.
 SHUTDOWN_DELAY = 2
 
 
