@@ -15,6 +15,7 @@ matplotlib (pip install -e '.[bench]') it writes the tables alone.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import math
 import os
@@ -553,13 +554,18 @@ def fault_kinds_table(runs: list[dict[str, Any]]) -> list[str]:
                 kinds.setdefault((bool(r.get("quorum_reads")), str(f.get("kind"))), []).append(f)
     if not kinds:
         return []
-    lines = ["| reads | fault | times | injection → healthy, mean s | failed probes (of 10/s) |",
-             "|---|---|---:|---:|---:|"]
+    lines = ["| reads | fault | times | injection → healthy, mean s | failed probes (of 10/s) | why |",
+             "|---|---|---:|---:|---:|---|"]
     for (quorum, kind), items in sorted(kinds.items(), key=lambda kv: (not kv[0][0], kv[0][1])):
         spans = [float(f["healed"]) - float(f["start"]) for f in items if num(f.get("healed")) is not None]
         failed = [int(f["probes_failed"]) for f in items if num(f.get("probes_failed")) is not None]
+        why: collections.Counter[str] = collections.Counter()
+        for f in items:
+            why.update({str(k): int(v) for k, v in (f.get("probe_failure_reasons") or {}).items()})
+        reasons = ", ".join(f"{k} ×{v}" for k, v in why.most_common()) or "–"
         lines.append(f"| {'quorum' if quorum else 'serializable'} | {kind} | {len(items)} | "
-                     f"{fmt(sum(spans) / len(spans)) if spans else '–'} | {sum(failed) if failed else '–'} |")
+                     f"{fmt(sum(spans) / len(spans)) if spans else '–'} | {sum(failed) if failed else '–'} | "
+                     f"{reasons} |")
     return [*lines, ""]
 
 

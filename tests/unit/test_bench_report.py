@@ -93,6 +93,19 @@ def test_fault_windows_and_chaos_runs() -> None:
     assert report.chaos_runs(None) == []
 
 
+def test_fault_kinds_table_sums_failed_probes_and_their_reasons() -> None:
+    runs = [{"quorum_reads": True, "faults": [
+        {"kind": "stop", "start": 1.0, "healed": 4.0, "probes_failed": 2,
+         "probe_failure_reasons": {"TimeoutError": 1, "ClientConnectorError": 1}},
+        {"kind": "stop", "start": 10.0, "healed": 11.0, "probes_failed": 1,
+         "probe_failure_reasons": {"TimeoutError": 1}},
+        {"kind": "kill", "start": 20.0, "healed": 30.0, "probes_failed": 0},
+        {"kind": "kill", "error": "not healthy", "at": 40.0}]}]
+    lines = report.fault_kinds_table(runs)
+    assert "| quorum | stop | 2 | 2.0 | 3 | TimeoutError ×2, ClientConnectorError ×1 |" in lines
+    assert "| quorum | kill | 1 | 10.0 | 0 | – |" in lines
+
+
 # -- report: the whole thing on thin results -------------------------------------------------------------
 
 
@@ -133,3 +146,4 @@ def test_report_with_chaos_timeline_and_a_broken_file(tmp_path: Path) -> None:
     if plots:
         assert "![chaos timelines](figures/chaos_timeline.png)" in text
         assert (figures / "chaos_timeline.png").read_bytes().startswith(b"\x89PNG")
+
