@@ -15,6 +15,7 @@ import uvloop
 from aiohttp import web
 
 from hakube.apiserver.app import ApiServer, ServerConfig
+from hakube.apiserver.goaway import MAX_CHANCE, Goaway
 from hakube.apiserver.identity import FEATURE_GATE as IDENTITY_GATE
 from hakube.apiserver.identity import IdentitySettings
 from hakube.apiserver.listeners import ExtraListeners
@@ -46,6 +47,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--watch-cache-history", type=int, default=20_000, help="events kept for watch resumption")
     p.add_argument("--shutdown-delay-duration", type=float, default=0.0,
                    help="seconds to keep serving with /readyz failing after SIGTERM (load balancer drain)")
+    p.add_argument("--goaway-chance", type=goaway_chance, default=0.0,
+                   help="probability (0 to 0.02) that a request gets Connection: close, so clients behind a "
+                        "load balancer spread out again; 0 disables")
     p.add_argument("--listeners-file", type=Path,
                    help="hakube: extra addresses to serve (the external IP), re-read on SIGHUP; "
                         "see hakube.apiserver.listeners_file")
@@ -59,6 +63,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 KNOWN_GATES = frozenset({IDENTITY_GATE})
+
+
+def goaway_chance(text: str) -> float:
+    try:
+        chance = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= chance <= MAX_CHANCE:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_CHANCE}, got {text}")
+    return chance
 
 
 def parse_feature_gates(text: str) -> tuple[tuple[str, bool], ...]:
@@ -118,6 +132,7 @@ async def serve(args: argparse.Namespace) -> None:
     )
     server = ApiServer(config)
     app = server.build()
+    Goaway(args.goaway_chance).install(app)
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     tls = server_ssl(args)
     listeners = None
