@@ -15,10 +15,12 @@ retried on another server (`retries`, `option redispatch`). TLS passes through
 Kubernetes clients hold watches open for many minutes, so client, server and
 tunnel timeouts are long (an hour); `balance leastconn` spreads those
 long-lived connections evenly, where round robin would count connections
-without regard to how long they stay. A server that comes back up ramps its
-weight over a few seconds (`slowstart`): with no connections yet, leastconn
-would otherwise give it every new connection at once (measured in the chaos
-runs: five /readyz probes in a row to a server stopped just after it rejoined).
+without regard to how long they stay. But a server that comes back up has no
+connections yet, and leastconn gives it every new one until it catches up. In
+the chaos runs, a server stopped 20 s after it had rejoined got five /readyz
+probes in a row. Its weight therefore ramps up over a few seconds
+(`slowstart`), and the API servers' `--goaway-chance` moves keep-alive
+clients back onto it.
 
 Backends connect from the external IP (`source`), so an API server can tell
 load-balanced clients from direct ones and ask them to reconnect before the
@@ -69,9 +71,8 @@ class LBSettings:
     ca_file: Path  # the cluster CA: API server certificates are verified against it
     run_dir: Path  # DIR/lb: configuration, pid file, sockets, log
     port: int = 6443
-    # Every check is a TLS handshake and a /readyz (about 1 % of a core per server at 4/s);
-    # each 250 ms of detection costs ~1 in 30 new requests per fault (a third of 10/s go to
-    # the failed server until it is marked down).
+    # Every check is a TLS handshake and a /readyz, four a second per API server; until a
+    # failed server is marked down, it still receives its share of new connections.
     check_interval_ms: int = 250
     fast_interval_ms: int = 100  # between checks while a server is going down or up
     check_timeout_ms: int = 400  # a hung server accepts (the kernel does) but never answers
