@@ -17,7 +17,7 @@ tunnel timeouts are long (an hour); `balance leastconn` spreads those
 long-lived connections evenly, where round robin would count connections
 without regard to how long they stay. But a server that comes back up has no
 connections yet, and leastconn gives it every new one until it catches up. In
-the chaos runs, a server stopped 20 s after it had rejoined got five /readyz
+the chaos runs, a server stopped 15 s after it had rejoined got five /readyz
 probes in a row. Its weight therefore ramps up over a few seconds
 (`slowstart`), and the API servers' `--goaway-chance` moves keep-alive
 clients back onto it.
