@@ -12,13 +12,8 @@ from hakube.testing import Kubectl, LocalStack
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
     """One etcd and one API server for the whole session."""
-    s = LocalStack.create()
-    try:
-        s.start_etcd()
-        s.start_apiserver("--etcd-compaction-interval=0")
+    with LocalStack.running("--etcd-compaction-interval=0") as s:
         yield s
-    finally:
-        s.cleanup()
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ by pid.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -20,7 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,18 @@ class LocalStack:
     apiservers: list[ApiServerProcess] = field(default_factory=list)
     token: str = "test-admin-token"
     user_token: str = "test-user-token"
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, *apiserver_args: str) -> Iterator[LocalStack]:
+        """One etcd and one API server started with `apiserver_args`; everything is cleaned up on exit."""
+        stack = cls.create()
+        try:
+            stack.start_etcd()
+            stack.start_apiserver(*apiserver_args)
+            yield stack
+        finally:
+            stack.cleanup()
 
     @classmethod
     def create(cls, root: Path | None = None) -> LocalStack:

@@ -14,13 +14,8 @@ REQUESTS = 1000
 
 @pytest.fixture
 def stack_with_goaway() -> Iterator[LocalStack]:
-    s = LocalStack.create()
-    try:
-        s.start_etcd()
-        s.start_apiserver("--goaway-chance=0.02")
+    with LocalStack.running("--goaway-chance=0.02") as s:
         yield s
-    finally:
-        s.cleanup()
 
 
 def test_a_few_requests_are_asked_to_reconnect(stack_with_goaway: LocalStack) -> None:

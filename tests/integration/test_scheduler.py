@@ -36,13 +36,8 @@ FAST_ELECTION = ("--leader-elect-lease-duration=3", "--leader-elect-renew-deadli
 @pytest.fixture(scope="module")
 def sched_stack() -> Iterator[LocalStack]:
     """A stack of our own: the scheduler sees every node, so tests must not share nodes with others."""
-    s = LocalStack.create()
-    try:
-        s.start_etcd()
-        s.start_apiserver("--etcd-compaction-interval=0")
+    with LocalStack.running("--etcd-compaction-interval=0") as s:
         yield s
-    finally:
-        s.cleanup()
 
 
 @dataclass
