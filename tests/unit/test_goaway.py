@@ -16,6 +16,7 @@ from hakube.apiserver.goaway import MAX_CHANCE, Goaway, long_running
     ("/api/v1/watch/namespaces/default/pods", True),
     ("/apis/apps/v1/watch/deployments", True),
     ("/api/v1/namespaces/default/pods/web/exec", True),
+    ("/api/v1/namespaces/default/configmaps/exec", False),  # a ConfigMap named "exec", not the subresource
     ("/api/v1/namespaces/default/pods/web/log?follow=true", True),
     ("/api/v1/namespaces/default/pods/web/log", False),
     ("/api/v1/namespaces/watch/configmaps/x", False),  # a namespace named "watch"

@@ -21,6 +21,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from hakube.apiserver.requestinfo import parse_resource_path
+
 __all__ = ["MAX_CHANCE", "Goaway", "long_running"]
 
 MAX_CHANCE = 0.02
@@ -33,11 +35,14 @@ def long_running(request: web.BaseRequest) -> bool:
     query = request.query
     if query.get("watch") in ("1", "true", "True") or query.get("follow") in ("1", "true", "True"):
         return True
+    # The request middleware has parsed the path already; a hook on an unrouted response may not have.
+    info = request.get("info") or parse_resource_path(request.path)
+    if info is not None and info.subresource in _STREAMING:
+        return True
     parts = [p for p in request.path.split("/") if p]
     # The deprecated watch paths: /api/v1/watch/… and /apis/GROUP/VERSION/watch/…
     at = {"api": 2, "apis": 3}.get(parts[0], -1) if parts else -1
-    legacy_watch = 0 <= at < len(parts) and parts[at] == "watch"
-    return legacy_watch or bool(parts and parts[-1] in _STREAMING)
+    return 0 <= at < len(parts) and parts[at] == "watch"
 
 
 class Goaway:
