@@ -337,7 +337,6 @@ async def prober(base: str, ctx: ssl.SSLContext, rec: Recorder, until: float) ->
             task.add_done_callback(pending.discard)
         if pending:
             await asyncio.wait(pending)
-        rec.probes.sort()
 
 
 # -- the nemesis ---------------------------------------------------------------------------------

@@ -37,11 +37,8 @@ def configmap(name: str) -> dict[str, Any]:
 
 
 def test_compaction_neither_stops_a_cache_nor_keeps_a_new_server_unready() -> None:
-    stack = LocalStack.create()
-    try:
-        stack.start_etcd()
-        first = stack.start_apiserver("--etcd-compaction-interval=0.5")
-        stack.wait_ready(first)
+    with LocalStack.running("--etcd-compaction-interval=0.5") as stack:
+        first = stack.apiservers[0]
         cms = "/api/v1/namespaces/default/configmaps"
         assert call(stack, first, "POST", cms, configmap("before"))[0] == 201
         deadline = time.monotonic() + 20
@@ -65,5 +62,3 @@ def test_compaction_neither_stops_a_cache_nor_keeps_a_new_server_unready() -> No
         assert status == 200 and {"before", "after"} <= {i["metadata"]["name"] for i in listed["items"]}
         for server in (first, second):
             assert "unexpected failure" not in server.log.read_text()
-    finally:
-        stack.cleanup()
