@@ -33,6 +33,7 @@ from hakube.cluster import status as cluster_status
 from hakube.cluster.local import APISERVER_PORT, COMPONENTS, ClusterError, LocalCluster, UpOptions
 from hakube.cluster.repair import start_repair, stop_repair
 from hakube.cluster.zones import spread
+from hakube.lb.config import WEIGHT
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="A highly available, Kubernetes-compatible control plane.")
@@ -136,7 +137,8 @@ def status(
     out.print(table)
     lb = info["loadBalancer"]
     if lb:
-        backends = ", ".join(f"{b['name']} {b['status']}" for b in lb["backends"]) or "no stats"
+        backends = ", ".join(f"{b['name']} {b['status']}{_shedding(b.get('weight'))}"
+                             for b in lb["backends"]) or "no stats"
         out.print(f"load balancer {lb['address']}: {backends}", markup=False, highlight=False)
     for lease, holder in info["leases"].items():
         out.print(f"{lease}: {holder or '-'}", markup=False, highlight=False)
@@ -147,6 +149,11 @@ def status(
         op = info["operation"]
         out.print(f"interrupted: replica {op['kind']} of {op['replica']} at step {op['step']}; run the same "
                   "command again to finish it", markup=False, highlight=False)
+
+
+def _shedding(weight: int | None) -> str:
+    """A backend whose API server asked its load balancer for less than its full weight (apiserver.lbagent)."""
+    return f" (shedding: weight {weight}/{WEIGHT})" if weight is not None and weight < WEIGHT else ""
 
 
 def _component_cell(c: dict[str, Any] | None) -> str:

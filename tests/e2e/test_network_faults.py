@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from test_ha import hk, replica_by_name, status, wait_for
 
+from hakube.lb.config import WEIGHT
+
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
@@ -81,9 +83,13 @@ def test_isolating_the_etcd_leader_moves_leadership_and_heals(cluster: Path) -> 
     direct = f"https://{leader['ip']}:6443/api/v1/namespaces/default/configmaps/during-isolation"
     assert request(cluster, direct, timeout=4) in (0, 500, 503, 504), "an isolated minority served a quorum read"
     lb = wait_for(lambda: next((b for b in status(cluster)["loadBalancer"]["backends"]
-                                if b["name"] == leader["name"] and b["status"] == "DOWN"), None),
+                                if b["name"] == leader["name"] and b["status"].startswith("DOWN")), None),
                   timeout=15, what="the load balancer ejecting the isolated replica")
-    assert lb["status"] == "DOWN"
+    assert lb["status"].startswith("DOWN")  # "DOWN (agent)" until its /readyz fails too
+    # Its API server asked the load balancer's agent check for 1 % of its weight, seconds before
+    # /readyz failed (apiserver.lbagent); the others keep their full weight.
+    weights = {b["name"]: b["weight"] for b in status(cluster)["loadBalancer"]["backends"]}
+    assert weights.pop(leader["name"]) == 1 and set(weights.values()) == {WEIGHT}, weights
     assert not replica_by_name(status(cluster), leader["name"])["healthy"]
 
     out = hk(cluster, "replica", "recover", leader["name"]).stdout
@@ -92,6 +98,8 @@ def test_isolating_the_etcd_leader_moves_leadership_and_heals(cluster: Path) -> 
     # It caught up: a quorum read on its own API server sees the write it missed.
     wait_for(lambda: request(cluster, direct) == 200, timeout=20, what="the healed replica serving the write")
     assert status(cluster)["networkFaults"] == []
+    wait_for(lambda: {b["weight"] for b in status(cluster)["loadBalancer"]["backends"]} == {WEIGHT}, timeout=10,
+             what="the healed replica asking for its full weight again")
     assert elected_after < 15
 
 

@@ -25,6 +25,7 @@ import pytest
 from hakube.apiserver.listeners_file import ListenerError, read_status, request_listeners
 from hakube.apiserver.reuseport import listening_sockets
 from hakube.lb import Backend, HAProxy, LBSettings, ReplicaListeners, drain_backend, give_back, take_over
+from hakube.lb.config import WEIGHT
 from hakube.lb.haproxy import LoadBalancerError, find_haproxy
 from hakube.testing import ApiServerProcess, LocalStack, free_loopback_ip
 
@@ -34,6 +35,8 @@ except LoadBalancerError as err:  # pragma: no cover - depends on the machine
     pytest.skip(str(err), allow_module_level=True)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+AGENT_PORT = 6444
 
 
 @dataclass
@@ -56,7 +59,7 @@ class Setup:
 
     def lb(self, name: str) -> HAProxy:
         return HAProxy(LBSettings(external_ip=self.external, ca_file=self.stack.ca_file,
-                                  run_dir=self.stack.root / f"lb-{name}"))
+                                  run_dir=self.stack.root / f"lb-{name}", agent_port=AGENT_PORT))
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +70,8 @@ def setup() -> Iterator[Setup]:
     files[0].write_text(json.dumps({"generation": 1, "listen": [f"{external}:6443"]}))
     try:
         stack.start_etcd()
-        a = stack.start_apiserver(f"--listeners-file={files[0]}", "--etcd-compaction-interval=0",
-                                  external_ip=external)
-        b = stack.start_apiserver(f"--listeners-file={files[1]}", "--etcd-compaction-interval=0",
-                                  external_ip=external)
+        a, b = (stack.start_apiserver(f"--listeners-file={file}", "--etcd-compaction-interval=0",
+                                      f"--lb-agent-port={AGENT_PORT}", external_ip=external) for file in files)
         s = Setup(stack, external, a, b, ReplicaListeners(files[0], a.proc.pid),
                   ReplicaListeners(files[1], b.proc.pid), f"lb-{uuid.uuid4().hex[:6]}")
         asyncio.run(_prepare(s))
@@ -274,14 +275,49 @@ async def test_stats_report_backends_and_checks(setup: Setup, lb: HAProxy) -> No
     await take_over(lb, owner=setup.a_listeners, backends=setup.backends)
     stats = await lb.stats()
     assert stats.frontend_status == "OPEN"
-    assert [(s.server, s.address, s.status, s.check_status, s.check_code) for s in stats.servers] == [
-        ("replica-a", f"{setup.a.ip}:6443", "UP", "L7OK", "200"),
-        ("replica-b", f"{setup.b.ip}:6443", "UP", "L7OK", "200")]
+    assert [(s.server, s.address, s.status, s.check_status, s.check_code, s.weight) for s in stats.servers] == [
+        ("replica-a", f"{setup.a.ip}:6443", "UP", "L7OK", "200", WEIGHT),
+        ("replica-b", f"{setup.b.ip}:6443", "UP", "L7OK", "200", WEIGHT)]
     # A second start with the same backends changes nothing; the pid file finds the running one.
     again = setup.lb(lb.settings.run_dir.name.removeprefix("lb-"))
     assert again.pid == lb.pid
     await again.start(setup.backends)
     assert len((await again.stats()).servers) == 2
+
+
+async def _weights(lb: HAProxy, want: int, timeout: float) -> dict[str, int | None]:
+    weights: dict[str, int | None] = {}
+    for _ in range(int(timeout / 0.05)):
+        weights = {s.server: s.weight for s in (await lb.stats()).servers}
+        if set(weights.values()) == {want}:
+            break
+        await asyncio.sleep(0.05)
+    return weights
+
+
+async def test_servers_whose_etcd_is_silent_shed_new_traffic_but_are_never_all_drained(setup: Setup,
+                                                                                        lb: HAProxy) -> None:
+    await take_over(lb, owner=setup.a_listeners, backends=setup.backends)
+    assert await _weights(lb, WEIGHT, timeout=2) == {"replica-a": WEIGHT, "replica-b": WEIGHT}
+    etcd = setup.stack.etcd_proc
+    assert etcd is not None
+    etcd.send_signal(signal.SIGSTOP)  # both API servers share it: both ask for 1 %
+    try:
+        start = time.monotonic()
+        weights = await _weights(lb, 1, timeout=2.5)
+        shed = time.monotonic() - start
+        print(f"agent weights {weights} {shed:.2f}s after etcd stopped")
+        assert weights == {"replica-a": 1, "replica-b": 1}
+        # Weight 1 is not 0: with every server shedding, new connections are still served.
+        clients = Clients(setup)
+        async with _session(setup, fresh=True) as fresh:
+            for _ in range(10):
+                await clients._one(fresh, "GET", "/livez", None, 200)
+        assert clients.failures == [] and clients.ok == 10
+    finally:
+        etcd.send_signal(signal.SIGCONT)
+    assert await _weights(lb, WEIGHT, timeout=5) == {"replica-a": WEIGHT, "replica-b": WEIGHT}
+    await lb.wait_backends_up(["replica-a", "replica-b"], timeout=10)
 
 
 async def test_listener_errors_are_reported(setup: Setup) -> None:

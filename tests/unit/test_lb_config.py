@@ -18,7 +18,7 @@ from hakube.apiserver.listeners_file import (
 )
 from hakube.apiserver.reuseport import _proc_address, listening_sockets, reuseport_listener, steer
 from hakube.cluster.pki import create_ca
-from hakube.lb.config import Backend, LBSettings, render_config
+from hakube.lb.config import WEIGHT, Backend, LBSettings, render_config, server_options
 from hakube.lb.runtime import RuntimeAPIError, parse_show_stat
 from hakube.testing import free_loopback_ip
 
@@ -38,16 +38,25 @@ def test_config_checks_readyz_over_verified_tls(tmp_path: Path) -> None:
     for timeout in ("client", "server", "tunnel"):
         assert f"timeout {timeout} 3600s" in lines
     server = next(line for line in lines if line.startswith("server r-1 "))
-    assert server.startswith("server r-1 127.0.0.10:6443 check check-ssl verify required ca-file ")
+    assert server.startswith(f"server r-1 127.0.0.10:6443 weight {WEIGHT} check check-ssl verify required ca-file ")
     for option in ("inter 250ms", "fall 2", "rise 2", "slowstart 5s", "on-marked-down shutdown-sessions"):
         assert option in server
     assert "source 127.0.0.9" in lines
+    assert "agent-check" not in cfg  # no agent port configured, no agent checks
+
+
+def test_servers_ask_the_api_servers_agent_for_a_weight(tmp_path: Path) -> None:
+    s = LBSettings(external_ip="127.0.0.9", ca_file=tmp_path / "ca.crt", run_dir=tmp_path / "lb", agent_port=6444)
+    assert server_options(s).startswith(f"weight {WEIGHT} check ")
+    assert server_options(s).endswith(" agent-check agent-port 6444 agent-inter 100ms")
+    with pytest.raises(ValueError, match="agent port"):
+        LBSettings(external_ip="127.0.0.9", ca_file=tmp_path / "ca.crt", run_dir=tmp_path / "lb", agent_port=70000)
 
 
 @pytest.mark.skipif(shutil.which("haproxy", path="/usr/sbin:/usr/bin:/sbin:/bin") is None,
                     reason="haproxy is not installed")
 def test_haproxy_accepts_the_config(tmp_path: Path) -> None:
-    s = settings(tmp_path)
+    s = LBSettings(external_ip="127.0.0.9", ca_file=tmp_path / "ca.crt", run_dir=tmp_path / "lb", agent_port=6444)
     s.run_dir.mkdir()
     s.ca_file.write_bytes(create_ca("test-ca").cert_pem)
     s.config_file.write_text(render_config(s, [Backend("r-1", "127.0.0.10")]))

@@ -18,6 +18,7 @@ from hakube.apiserver.app import ApiServer, ServerConfig
 from hakube.apiserver.goaway import MAX_CHANCE, Goaway
 from hakube.apiserver.identity import FEATURE_GATE as IDENTITY_GATE
 from hakube.apiserver.identity import IdentitySettings
+from hakube.apiserver.lbagent import AgentServer
 from hakube.apiserver.listeners import ExtraListeners
 from hakube.store.storage import TLSFiles
 
@@ -50,6 +51,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--goaway-chance", type=goaway_chance, default=0.0,
                    help="probability (0 to 0.02) that a request gets Connection: close, so clients behind a "
                         "load balancer spread out again; 0 disables")
+    p.add_argument("--lb-agent-port", type=port_number, default=0,
+                   help="answer the load balancer's agent check on this port of --bind-address (0: off)")
     p.add_argument("--listeners-file", type=Path,
                    help="hakube: extra addresses to serve (the external IP), re-read on SIGHUP; "
                         "see hakube.apiserver.listeners_file")
@@ -73,6 +76,16 @@ def goaway_chance(text: str) -> float:
     if not 0.0 <= chance <= MAX_CHANCE:
         raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_CHANCE}, got {text}")
     return chance
+
+
+def port_number(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port < 65536:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {text}")
+    return port
 
 
 def parse_feature_gates(text: str) -> tuple[tuple[str, bool], ...]:
@@ -149,6 +162,10 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    agent = None
+    if args.lb_agent_port:
+        agent = AgentServer(args.bind_address, args.lb_agent_port, server.lb_agent_answer)
+        await agent.start()
     reconciling = None
     if listeners is not None:
         logging.info("listeners: %s", await listeners.reconcile())
@@ -164,6 +181,8 @@ async def serve(args: argparse.Namespace) -> None:
         reconciling.cancel()
         await asyncio.gather(reconciling, return_exceptions=True)
         await listeners.close()
+    if agent is not None:
+        await agent.close()
     await runner.cleanup()
 
 

@@ -24,6 +24,7 @@ from hakube.apiserver import (
     escalation,
     health,
     impersonation,
+    lbagent,
     openapi_routes,
     rbac,
     satoken,
@@ -48,7 +49,9 @@ log = logging.getLogger(__name__)
 # etcd readiness: probed every ETCD_PROBE_INTERVAL s; /readyz fails after ETCD_READY_GRACE s without an answer.
 ETCD_PROBE_INTERVAL = 0.25
 ETCD_PROBE_TIMEOUT = 2.0
-ETCD_READY_GRACE = 3.0
+# The load balancer's agent hears "down" first (lbagent), so the load balancer ejects us
+# before /readyz answers anyone with a 500.
+ETCD_READY_GRACE = lbagent.DOWN_AFTER + lbagent.DOWN_LEAD
 
 _VERB_BY_METHOD = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
@@ -183,6 +186,12 @@ class ApiServer:
         # readiness check a timeout rather than failing on the first refused read).
         last = self._etcd_last_ok
         return last is not None and time.monotonic() - last < ETCD_READY_GRACE
+
+    def lb_agent_answer(self) -> str:
+        """What the load balancer's agent check is told (lbagent): less, then no traffic while etcd is silent."""
+        last = self._etcd_last_ok
+        return lbagent.answer(etcd_silent_for=None if last is None else time.monotonic() - last,
+                              shutting_down=self.shutting_down)
 
     def checks(self, endpoint: str) -> list[health.HealthCheck]:
         checks = [health.ping(), health.HealthCheck("log", _true)]

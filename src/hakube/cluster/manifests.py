@@ -19,6 +19,7 @@ from hakube.store.etcd import EtcdMemberSpec, EtcdTLS, etcd_command, find_etcd
 from hakube.supervisor import http_liveness, manifest, write_manifest
 
 APISERVER_PORT = 6443
+APISERVER_LB_AGENT_PORT = 6444  # the load balancer's agent check asks here for a weight (apiserver.lbagent)
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
 # With network faults on (`hakube up --network-faults`), the proxy of each replica
@@ -82,6 +83,7 @@ def replica_manifests(layout: Layout, state: ClusterState, replica: ReplicaState
         f"--quorum-reads={'true' if state.quorum_reads else 'false'}",
         f"--shutdown-delay-duration={SHUTDOWN_DELAY}",
         f"--goaway-chance={GOAWAY_CHANCE}",
+        f"--lb-agent-port={APISERVER_LB_AGENT_PORT}",
         f"--listeners-file={listeners_file(layout, replica)}",
     ]
     gates = ",".join(f"{k}={'true' if v else 'false'}" for k, v in sorted(state.feature_gates.items()))

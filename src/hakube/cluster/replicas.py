@@ -39,6 +39,7 @@ from hakube.cluster.certs import COMPONENT_USERS, ClusterPKI
 from hakube.cluster.kubeconfig import render_kubeconfig
 from hakube.cluster.layout import ClusterState, Layout, Operation, ReplicaState
 from hakube.cluster.manifests import (
+    APISERVER_LB_AGENT_PORT,
     APISERVER_PORT,
     client_endpoint,
     listeners_file,
@@ -94,7 +95,7 @@ class Replicas:
 
     def lb(self, state: ClusterState) -> HAProxy:
         return HAProxy(LBSettings(external_ip=state.external_ip, ca_file=self.layout.pki / "ca.crt",
-                                  run_dir=self.layout.root / "lb"))
+                                  run_dir=self.layout.root / "lb", agent_port=APISERVER_LB_AGENT_PORT))
 
     def listeners(self, replica: ReplicaState) -> ReplicaListeners:
         return ReplicaListeners(listeners_file(self.layout, replica))

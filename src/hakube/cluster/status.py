@@ -67,7 +67,7 @@ async def gather(cluster: LocalCluster) -> dict[str, Any]:
         with contextlib.suppress(LoadBalancerError, RuntimeAPIError, OSError):
             stats = await lb.stats(timeout=2.0)
             backends = [{"name": s.server, "address": s.address, "status": s.status, "check": s.check_status,
-                         "sessions": s.current_sessions} for s in stats.servers]
+                         "sessions": s.current_sessions, "weight": s.weight} for s in stats.servers]
         load_balancer = {"address": f"{state.external_ip}:6443", "running": lb.running, "pid": lb.pid,
                          "backends": backends}
     leases = await cluster.lease_holders(state.external_ip, LEASE_NAMES)

@@ -5,12 +5,18 @@ What users of other tools suffer from, and what this configuration does instead
 servers, so every server is checked with `GET /readyz` over TLS verified
 against the cluster CA (kubeadm's and kind's examples use /healthz without
 verification; Kubernetes makes /readyz fail at the start of a graceful
-shutdown, kubernetes#88911); a check every 250 ms that two misses (400 ms
-each) mark down ejects a hung server within ~1.2 s and a failing one within
-~0.4 s, and `on-marked-down shutdown-sessions`
-cuts its sessions so clients reconnect to a live one. Connection failures are
-retried on another server (`retries`, `option redispatch`). TLS passes through
-(TCP mode): API servers authenticate clients by certificate themselves.
+shutdown, kubernetes#88911); a check every 250 ms that two misses mark down
+ejects a failing server within ~0.35 s and a hung one within ~0.85 s (a
+check's connection, TLS handshake included, may take min(inter, timeout
+connect); HAProxy's log shows hung servers' checks ending in "Layer6 timeout,
+check duration: 250ms"), and `on-marked-down shutdown-sessions` cuts its
+sessions so clients reconnect to a live one. Checks every 150 ms were tried
+and are worse: over 26 SIGSTOPs they ejected 38 times (servers still
+catching up after SIGCONT missed a 150 ms handshake) and lost 18 /readyz
+probes through the load balancer where 250 ms lost 11. Connection failures
+are retried on another server (`retries`, `option redispatch`). TLS passes
+through (TCP mode): API servers authenticate clients by certificate
+themselves.
 
 Kubernetes clients hold watches open for many minutes, so client, server and
 tunnel timeouts are long (an hour); `balance leastconn` spreads those
@@ -21,6 +27,14 @@ the chaos runs, a server stopped 15 s after it had rejoined got five /readyz
 probes in a row. Its weight therefore ramps up over a few seconds
 (`slowstart`), and the API servers' `--goaway-chance` moves keep-alive
 clients back onto it.
+
+The same counting favours a server cut off from etcd: its /readyz still
+passes for a grace period while its clients time out and leave, and once it
+fails, two checks pass before the server is ejected. Each API server
+therefore also answers an agent check (`agent-check`, apiserver.lbagent):
+1 % of its weight once etcd has been silent for a second, "down" a moment
+before its /readyz fails. Over 26 isolations, probes failed 7 times without
+the "down" and never with it.
 
 Backends connect from the external IP (`source`), so an API server can tell
 load-balanced clients from direct ones and ask them to reconnect before the
@@ -35,12 +49,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BACKEND", "FRONTEND", "Backend", "LBSettings", "render_config", "server_options"]
+__all__ = ["BACKEND", "FRONTEND", "WEIGHT", "Backend", "LBSettings", "render_config", "server_options"]
 
 FRONTEND = "kube-apiserver"
 BACKEND = "kube-apiservers"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _UNIX_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
+WEIGHT = 100  # every server's configured weight; an agent's "N%" is relative to it
 
 
 @dataclass(frozen=True)
@@ -75,12 +90,16 @@ class LBSettings:
     # failed server is marked down, it still receives its share of new connections.
     check_interval_ms: int = 250
     fast_interval_ms: int = 100  # between checks while a server is going down or up
-    check_timeout_ms: int = 400  # a hung server accepts (the kernel does) but never answers
+    check_timeout_ms: int = 400  # for the /readyz answer once connected (the handshake has min(inter, connect))
     fall: int = 2
     rise: int = 2
     # A server back up has no connections, and leastconn would send it every new one
     # until it caught up: seconds over which its weight ramps up instead.
     slowstart_s: int = 5
+    # The API servers' agent port (apiserver.lbagent), asked for a weight this often; None: no agent.
+    # Weights are percentages of WEIGHT, so an API server shedding traffic (1 %) keeps weight 1, not 0.
+    agent_port: int | None = None
+    agent_interval_ms: int = 100
     connect_timeout_ms: int = 2000
     long_timeout_s: int = 3600  # client, server, tunnel: watches stay open for many minutes
     retries: int = 3
@@ -89,8 +108,11 @@ class LBSettings:
 
     def __post_init__(self) -> None:
         ipaddress.ip_address(self.external_ip)
+        if self.agent_port is not None and not 0 < self.agent_port < 65536:
+            raise ValueError(f"invalid agent port {self.agent_port}")
         if self.fall < 1 or self.rise < 1 or min(self.check_interval_ms, self.fast_interval_ms,
-                                                  self.check_timeout_ms, self.connect_timeout_ms) <= 0:
+                                                  self.check_timeout_ms, self.connect_timeout_ms,
+                                                  self.agent_interval_ms) <= 0:
             raise ValueError("health check timings must be positive")
         for path in (self.master_socket, self.admin_socket):
             if len(str(path)) > _UNIX_PATH_MAX:
@@ -124,10 +146,12 @@ class LBSettings:
 
 def server_options(settings: LBSettings) -> str:
     """The options of every server line, static or added at runtime (dynamic servers inherit no defaults)."""
-    return (f"check check-ssl verify required ca-file {settings.ca_file} "
+    agent = (f" agent-check agent-port {settings.agent_port} agent-inter {settings.agent_interval_ms}ms"
+             if settings.agent_port is not None else "")
+    return (f"weight {WEIGHT} check check-ssl verify required ca-file {settings.ca_file} "
             f"inter {settings.check_interval_ms}ms fastinter {settings.fast_interval_ms}ms "
             f"downinter {settings.check_interval_ms}ms fall {settings.fall} rise {settings.rise} "
-            f"slowstart {settings.slowstart_s}s on-marked-down shutdown-sessions")
+            f"slowstart {settings.slowstart_s}s on-marked-down shutdown-sessions{agent}")
 
 
 def render_config(settings: LBSettings, backends: Sequence[Backend]) -> str:

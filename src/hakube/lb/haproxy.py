@@ -255,6 +255,8 @@ class HAProxy:
             await self._expect(f"add server {BACKEND}/{backend.name} {backend.address} "
                                f"{server_options(self.settings)}", "New server registered")
             await self._expect(f"enable health {BACKEND}/{backend.name}")
+            if self.settings.agent_port is not None:
+                await self._expect(f"enable agent {BACKEND}/{backend.name}")
         await self._expect(f"set server {BACKEND}/{backend.name} state ready")
         self._write_config([*[b for b in self.backends() if b.name != backend.name], backend])
 
@@ -289,6 +291,8 @@ class HAProxy:
             await self._expect(f"shutdown sessions server {BACKEND}/{name}")
         await self.set_state(name, "maint")  # "del server" wants it in maintenance
         await self._expect(f"disable health {BACKEND}/{name}")
+        if self.settings.agent_port is not None:
+            await self._expect(f"disable agent {BACKEND}/{name}")
         # "del server" refuses while a connection is still being torn down; try for a moment.
         answer = ""
         for _ in range(40):

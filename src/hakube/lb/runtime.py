@@ -33,6 +33,7 @@ class ServerStat:
     current_sessions: int
     total_sessions: int
     last_change_s: int | None  # seconds since the last UP/DOWN transition
+    weight: int | None = None  # effective weight: the configured one, scaled by the agent's answer
 
     @property
     def up(self) -> bool:
@@ -73,7 +74,8 @@ def parse_show_stat(text: str, *, frontend: str, backend: str) -> LBStats:
                 backend=pxname, server=svname, address=row.get("addr", ""), status=row.get("status", ""),
                 check_status=(row.get("check_status") or "").lstrip("* "), check_code=row.get("check_code") or "",
                 check_duration_ms=_int(row.get("check_duration")), current_sessions=_int(row.get("scur")) or 0,
-                total_sessions=_int(row.get("stot")) or 0, last_change_s=_int(row.get("lastchg"))))
+                total_sessions=_int(row.get("stot")) or 0, last_change_s=_int(row.get("lastchg")),
+                weight=_int(row.get("weight"))))
     return LBStats(frontend_status=frontend_status, frontend_sessions=frontend_sessions, servers=tuple(servers))
 
 
