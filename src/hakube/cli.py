@@ -137,7 +137,7 @@ def status(
     out.print(table)
     lb = info["loadBalancer"]
     if lb:
-        backends = ", ".join(f"{b['name']} {b['status']}{_shedding(b.get('weight'))}"
+        backends = ", ".join(f"{b['name']} {b['status']}{_partial_weight(b.get('weight'))}"
                              for b in lb["backends"]) or "no stats"
         out.print(f"load balancer {lb['address']}: {backends}", markup=False, highlight=False)
     for lease, holder in info["leases"].items():
@@ -151,9 +151,9 @@ def status(
                   "command again to finish it", markup=False, highlight=False)
 
 
-def _shedding(weight: int | None) -> str:
-    """A backend whose API server asked its load balancer for less than its full weight (apiserver.lbagent)."""
-    return f" (shedding: weight {weight}/{WEIGHT})" if weight is not None and weight < WEIGHT else ""
+def _partial_weight(weight: int | None) -> str:
+    """A backend below its full weight: its API server shedding load (apiserver.lbagent) or ramping up (slowstart)."""
+    return f" (weight {weight}/{WEIGHT})" if weight is not None and weight < WEIGHT else ""
 
 
 def _component_cell(c: dict[str, Any] | None) -> str:
