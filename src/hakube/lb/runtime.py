@@ -33,7 +33,7 @@ class ServerStat:
     current_sessions: int
     total_sessions: int
     last_change_s: int | None  # seconds since the last UP/DOWN transition
-    weight: int | None = None  # effective weight: the configured one, scaled by the agent's answer
+    weight: int | None = None  # effective weight: the configured one, scaled by the agent's answer and slowstart
 
     @property
     def up(self) -> bool:
