@@ -97,8 +97,10 @@ def replica_manifests(layout: Layout, state: ClusterState, replica: ReplicaState
     }
     pods = [network_proxy(layout, replica)] if state.network_faults else []
     pods += [
-        # No liveness probe for etcd: its ports demand client certificates, and
-        # a plain-text metrics port would break "nothing listens in plain text".
+        # No liveness probe for etcd: its ports demand client certificates, and a
+        # plain-text metrics port would expose etcd's metrics to anyone. (The one
+        # plain-text port of a replica is the API server's agent port: one word out,
+        # nothing read.)
         manifest("etcd", etcd_command(spec, executable=etcd_path, version=etcd_version), grace_period=10),
         manifest("kube-apiserver", apiserver, grace_period=SHUTDOWN_DELAY + 10,
                  liveness=http_liveness(port=APISERVER_PORT, host=replica.ip, scheme="HTTPS", initial_delay=15,
