@@ -184,14 +184,17 @@ class ApiServer:
         # failing /readyz then would get every API server ejected by the load balancer
         # at once — a full outage out of a blip (kube-apiserver likewise gives its etcd
         # readiness check a timeout rather than failing on the first refused read).
+        silent = self.etcd_silent_for()
+        return silent is not None and silent < ETCD_READY_GRACE
+
+    def etcd_silent_for(self) -> float | None:
+        """Seconds since etcd last answered the readiness probe; None if it never has."""
         last = self._etcd_last_ok
-        return last is not None and time.monotonic() - last < ETCD_READY_GRACE
+        return None if last is None else time.monotonic() - last
 
     def lb_agent_answer(self) -> str:
         """What the load balancer's agent check is told (lbagent): less, then no traffic while etcd is silent."""
-        last = self._etcd_last_ok
-        return lbagent.answer(etcd_silent_for=None if last is None else time.monotonic() - last,
-                              shutting_down=self.shutting_down)
+        return lbagent.answer(etcd_silent_for=self.etcd_silent_for(), shutting_down=self.shutting_down)
 
     def checks(self, endpoint: str) -> list[health.HealthCheck]:
         checks = [health.ping(), health.HealthCheck("log", _true)]
